@@ -1,0 +1,2 @@
+#include "addon.h"
+void InitDm(Napi::Env, Napi::Object) {}

@@ -1,0 +1,2 @@
+#include "addon.h"
+void InitDmWait(Napi::Env, Napi::Object) {}

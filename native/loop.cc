@@ -1,0 +1,2 @@
+#include "addon.h"
+void InitLoop(Napi::Env, Napi::Object) {}

@@ -1,0 +1,2 @@
+#include "addon.h"
+void InitSys(Napi::Env, Napi::Object) {}

@@ -1,0 +1,162 @@
+// The one place the addon is loaded. Everything native goes through this typed interface.
+import path from 'node:path';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const load = require('node-gyp-build') as (dir: string) => unknown;
+
+/** dm-ioctl command numbers (the `nr` of `_IOWR(0xfd, nr, struct dm_ioctl)`). */
+export enum DmCmd {
+  VERSION = 0,
+  REMOVE_ALL = 1,
+  LIST_DEVICES = 2,
+  DEV_CREATE = 3,
+  DEV_REMOVE = 4,
+  DEV_RENAME = 5,
+  DEV_SUSPEND = 6,
+  DEV_STATUS = 7,
+  DEV_WAIT = 8,
+  TABLE_LOAD = 9,
+  TABLE_CLEAR = 10,
+  TABLE_DEPS = 11,
+  TABLE_STATUS = 12,
+  LIST_VERSIONS = 13,
+  TARGET_MSG = 14,
+  DEV_SET_GEOMETRY = 15,
+  DEV_ARM_POLL = 16,
+  GET_TARGET_VERSION = 17,
+}
+
+/** One target of a table as it crosses the ioctl boundary. Sectors are 512 bytes. */
+export interface RawTarget {
+  start: bigint;
+  length: bigint;
+  type: string;
+  params: string;
+}
+
+/** What TypeScript hands to native code for one ioctl. Already validated by the caller. */
+export interface RawRequest {
+  /** At most one of name / uuid / (major, minor) addresses the device. */
+  name?: string;
+  uuid?: string;
+  major?: number;
+  minor?: number;
+  /** DM_*_FLAG bits for the request. */
+  flags?: number;
+  eventNr?: number;
+  /** TABLE_LOAD payload. */
+  targets?: RawTarget[];
+  /** DEV_RENAME payload: the new name, or the new uuid (then DM_UUID_FLAG is set by the caller). */
+  newName?: string;
+  /** TARGET_MSG payload. */
+  message?: { sector: bigint; text: string };
+  /** DEV_SET_GEOMETRY payload: "cylinders heads sectors start". */
+  geometry?: string;
+  /** GET_TARGET_VERSION payload: the target type name. */
+  targetType?: string;
+  /** Wipe every native buffer that held this request or its reply, and set DM_SECURE_DATA_FLAG. */
+  secure?: boolean;
+  /** First data-area size in bytes (default 16 KiB); doubled on DM_BUFFER_FULL_FLAG. */
+  initialBufferSize?: number;
+  /** Upper bound on the buffer (default 256 MiB); past it the call fails with ENOBUFS. */
+  maxBufferSize?: number;
+}
+
+export interface RawDevice {
+  name: string;
+  major: number;
+  minor: number;
+  /** Present when the kernel reports it (newer name lists). */
+  eventNr?: number;
+  uuid?: string;
+}
+
+export interface RawTargetVersion {
+  name: string;
+  version: [number, number, number];
+}
+
+/** A decoded reply: the header always, then whichever payload the command returns. */
+export interface RawReply {
+  version: [number, number, number];
+  flags: number;
+  name: string;
+  uuid: string;
+  major: number;
+  minor: number;
+  openCount: number;
+  eventNr: number;
+  targetCount: number;
+  /** Data-area size that was finally used (after any growth). */
+  dataSize: number;
+  /** How many times the buffer had to grow. */
+  retries: number;
+  /** LIST_DEVICES */
+  devices?: RawDevice[];
+  /** TABLE_STATUS, DEV_WAIT: params hold the status line or the table line. */
+  targets?: RawTarget[];
+  /** TABLE_DEPS */
+  deps?: { major: number; minor: number }[];
+  /** LIST_VERSIONS, GET_TARGET_VERSION */
+  versions?: RawTargetVersion[];
+  /** TARGET_MSG output, when DM_DATA_OUT_FLAG is set. */
+  message?: string;
+}
+
+export interface LoopConfig {
+  /** Byte offset into the backing file. */
+  offset?: bigint;
+  /** Byte size limit (0: to the end of the file). */
+  sizeLimit?: bigint;
+  readOnly?: boolean;
+  autoclear?: boolean;
+  partscan?: boolean;
+  directIo?: boolean;
+  /** Logical block size: 512, 1024, 2048 or 4096. */
+  blockSize?: number;
+}
+
+export interface LoopInfo {
+  number: number;
+  backingFile: string;
+  /** Backing file's device and inode. */
+  backingDevice: bigint;
+  backingInode: bigint;
+  offset: bigint;
+  sizeLimit: bigint;
+  flags: number;
+}
+
+export interface WaitHandle {
+  promise: Promise<RawReply>;
+  cancel(): void;
+}
+
+export interface Native {
+  // dm: every call opens nothing per call; the control fd is opened once and kept.
+  dmIoctl(cmd: DmCmd, req: RawRequest): RawReply;
+  dmIoctlAsync(cmd: DmCmd, req: RawRequest): Promise<RawReply>;
+  /** Waits on a thread of its own (not the libuv pool) until the device's event number differs
+   *  from req.eventNr, then returns the DEV_WAIT reply (status lines). cancel() rejects with ECANCELED. */
+  dmWait(req: RawRequest): WaitHandle;
+  /** Pure codec, exposed for unit tests of the encoding and of malformed replies. */
+  dmEncode(cmd: DmCmd, req: RawRequest, dataSize: number): Buffer;
+  dmDecode(cmd: DmCmd, reply: Buffer): RawReply;
+
+  // loop devices
+  loopGetFree(): number;
+  loopAdd(n: number): number;
+  loopRemove(n: number): void;
+  /** LOOP_CONFIGURE, falling back to LOOP_SET_FD + LOOP_SET_STATUS64 where the kernel lacks it. */
+  loopAttach(loopPath: string, backingPath: string, cfg: LoopConfig): void;
+  loopDetach(loopPath: string): void;
+  loopStatus(loopPath: string): LoopInfo;
+  loopSetCapacity(loopPath: string): void;
+  loopSetDirectIo(loopPath: string, on: boolean): void;
+  loopSetBlockSize(loopPath: string, size: number): void;
+
+  // small syscalls node:fs lacks
+  blockDeviceSize(path: string): bigint;
+  mknodBlock(path: string, mode: number, major: number, minor: number): void;
+}
+
+export const native = load(path.join(__dirname, '..')) as Native;
