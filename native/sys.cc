@@ -1,2 +1,36 @@
+// Small syscalls node:fs lacks.
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include "addon.h"
-void InitSys(Napi::Env, Napi::Object) {}
+#include "posix.h"
+
+namespace {
+
+Napi::Value BlockDeviceSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = PathArg(info, 0);
+  UniqueFd fd = OpenOrThrow(env, path, O_RDONLY, "BLKGETSIZE64");
+  uint64_t size = 0;
+  if (ioctl(fd.get(), BLKGETSIZE64, &size) < 0) throw ErrnoError(env, errno, "ioctl", "BLKGETSIZE64", path);
+  return Napi::BigInt::New(env, size);
+}
+
+Napi::Value MknodBlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = PathArg(info, 0);
+  mode_t mode = static_cast<mode_t>(IntArg(info, 1, 0, 07777, "mode"));
+  unsigned major = static_cast<unsigned>(IntArg(info, 2, 0, 0xfff, "major"));
+  unsigned minor = static_cast<unsigned>(IntArg(info, 3, 0, 0xfffff, "minor"));
+  if (mknod(path.c_str(), S_IFBLK | mode, makedev(major, minor)) < 0) throw ErrnoError(env, errno, "mknod", "mknod", path);
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitSys(Napi::Env env, Napi::Object exports) {
+  exports.Set("blockDeviceSize", Napi::Function::New(env, BlockDeviceSize, "blockDeviceSize"));
+  exports.Set("mknodBlock", Napi::Function::New(env, MknodBlock, "mknodBlock"));
+}
