@@ -1,0 +1,34 @@
+// Changes to a bound device.
+import { callerStack } from '../errors';
+import { native } from '../native';
+import { callNative } from './call';
+import { checkBlockSize, checkPath, devicePathOf } from './validate';
+
+/** Re-reads the backing file's size after it grew (or shrank); returns the device's new size in bytes. */
+export async function refreshCapacity(device: string | number): Promise<bigint> {
+  const stack = callerStack();
+  const path = devicePathOf(device);
+  callNative(stack, 'LOOP_SET_CAPACITY', path, () => native.loopSetCapacity(path));
+  return callNative(stack, 'BLKGETSIZE64', path, () => native.blockDeviceSize(path));
+}
+
+export async function setDirectIo(device: string | number, on: boolean): Promise<void> {
+  const stack = callerStack();
+  const path = devicePathOf(device);
+  if (typeof on !== 'boolean') throw new TypeError('on must be a boolean');
+  callNative(stack, 'LOOP_SET_DIRECT_IO', path, () => native.loopSetDirectIo(path, on));
+}
+
+export async function setBlockSize(device: string | number, size: number): Promise<void> {
+  const stack = callerStack();
+  const path = devicePathOf(device);
+  checkBlockSize(size);
+  callNative(stack, 'LOOP_SET_BLOCK_SIZE', path, () => native.loopSetBlockSize(path, size));
+}
+
+/** Size in bytes of any block device. */
+export async function blockDeviceSize(path: string): Promise<bigint> {
+  const stack = callerStack();
+  checkPath(path, 'path');
+  return callNative(stack, 'BLKGETSIZE64', path, () => native.blockDeviceSize(path));
+}
