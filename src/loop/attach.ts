@@ -6,15 +6,17 @@ import { deviceNumbers } from './sysfs';
 import type { AttachOptions, LoopDevice } from './types';
 import { planAttach } from './validate';
 
-/** Another process may bind the free device between LOOP_CTL_GET_FREE and LOOP_CONFIGURE. */
+/** Another process may bind the free device between LOOP_CTL_GET_FREE and LOOP_CONFIGURE, or
+ *  hold it open exclusively for a moment. */
 const ATTACH_TRIES = 8;
+const ATTACH_DELAY_MS = 10;
 
 /** Binds `file` to a free loop device. */
 export async function attach(file: string, opts: AttachOptions = {}): Promise<LoopDevice> {
   const stack = callerStack();
   const plan = planAttach(file, opts);
   if (plan.size !== undefined) await ensureSize(plan.file, plan.size);
-  return retryBusy(ATTACH_TRIES, 0, async () => {
+  return retryBusy(ATTACH_TRIES, ATTACH_DELAY_MS, async () => {
     const number = callNative(stack, 'LOOP_CTL_GET_FREE', undefined, () => native.loopGetFree());
     const path = `/dev/loop${number}`;
     const { major, minor } = await deviceNumbers(number);

@@ -16,6 +16,8 @@ export interface TestLoop {
   number: number;
   major: number;
   minor: number;
+  /** Only with autoclear: see LoopDevice.release. */
+  release?: () => Promise<void>;
   /** Detaches (if still attached) and deletes the backing file. */
   cleanup(): Promise<void>;
 }
@@ -41,6 +43,7 @@ export async function makeLoop(sizeBytes: number, opts: Omit<AttachOptions, 'siz
     number: dev.number,
     major: dev.major,
     minor: dev.minor,
+    release: dev.release,
     async cleanup() {
       if (done) return;
       done = true;
