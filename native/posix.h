@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <string>
 
 #include "errno_error.h"
@@ -45,7 +46,7 @@ inline std::string PathArg(const Napi::CallbackInfo& info, size_t i) {
 inline int64_t IntArg(const Napi::CallbackInfo& info, size_t i, int64_t min, int64_t max, const char* what) {
   if (info.Length() <= i || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
   double v = info[i].As<Napi::Number>().DoubleValue();
-  if (v != static_cast<double>(static_cast<int64_t>(v)) || v < static_cast<double>(min) || v > static_cast<double>(max))
+  if (!std::isfinite(v) || v != std::trunc(v) || v < static_cast<double>(min) || v > static_cast<double>(max))
     throw Napi::TypeError::New(info.Env(), std::string(what) + " is out of range");
   return static_cast<int64_t>(v);
 }
