@@ -111,6 +111,12 @@ describe('attach', () => {
     expect(await sysfs(l.number, 'queue/logical_block_size')).toBe('1024');
   });
 
+  test('partscan is set at attach', async () => {
+    const l = await track(MiB, { partscan: true });
+    expect(await sysfs(l.number, 'loop/partscan')).toBe('1');
+    expect((await loop.info(l.path)).partscan).toBe(true);
+  });
+
   test('offset and size limit select a window of the backing file', async () => {
     const l = await track(4 * MiB, { offset: MiB, sizeLimit: BigInt(MiB) });
     expect(await loop.blockDeviceSize(l.path)).toBe(BigInt(MiB));
@@ -192,6 +198,19 @@ describe('detach', () => {
     const paths = (await loop.list()).map((d) => d.path);
     expect(paths).not.toContain(a.path);
     expect(paths).not.toContain(b.path);
+  });
+
+  test('detaching a device still open elsewhere takes effect on its last close', async () => {
+    const l = await track(MiB);
+    const holder = await fs.open(l.path, 'r');
+    try {
+      await loop.detach(l.path);
+      expect(await bound(l.number)).toBe(true);
+      expect((await loop.info(l.path)).autoclear).toBe(true);
+    } finally {
+      await holder.close();
+    }
+    expect(await bound(l.number)).toBe(false);
   });
 });
 
