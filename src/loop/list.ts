@@ -20,9 +20,9 @@ export async function list(): Promise<LoopDeviceInfo[]> {
   const stack = callerStack();
   const found = await Promise.all(
     (await boundNumbers()).map((n) =>
-      // A device may be detached, or its node not exist, between the sysfs scan and the ioctl.
-      describe(stack, `/dev/loop${n}`).catch((err: { code?: string }) => {
-        if (err.code === 'ENXIO' || err.code === 'ENOENT') return undefined;
+      // A device may be detached or removed between the sysfs scan and the ioctl.
+      describe(stack, `/dev/loop${n}`).catch(async (err: unknown) => {
+        if ((await readAttr(n, 'loop/backing_file')) === undefined) return undefined;
         throw err;
       }),
     ),
