@@ -156,6 +156,8 @@ Napi::Value Attach(const Napi::CallbackInfo& info) {
     cfg.block_size = c.blockSize;
     cfg.info = InfoFor(c, backing, c.flags);
     if (Ioctl(loop.get(), LOOP_CONFIGURE, reinterpret_cast<unsigned long>(&cfg)) >= 0) return env.Undefined();
+    // Kernels before 5.8 answer EINVAL (some ENOTTY) to an ioctl they do not know; the legacy
+    // path then reports its own error if the configuration itself was the problem.
     if (errno != EINVAL && errno != ENOTTY) throw ErrnoError(env, errno, "ioctl", "LOOP_CONFIGURE", loopPath);
   }
   AttachLegacy(env, loop.get(), file.get(), c, loopPath, backing);
