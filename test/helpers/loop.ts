@@ -32,6 +32,13 @@ export function testDir(): string {
   return runDir;
 }
 
+/** For afterAll: removes this process's temp dir (test workers may be killed without an 'exit' event). */
+export async function removeTestDir(): Promise<void> {
+  const dir = runDir;
+  runDir = undefined;
+  if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
+}
+
 /** A fresh sparse file of `sizeBytes`, attached to a free loop device. */
 export async function makeLoop(sizeBytes: number, opts: Omit<AttachOptions, 'size'> = {}): Promise<TestLoop> {
   const file = path.join(testDir(), `loop-${++counter}.img`);

@@ -3,10 +3,10 @@ import fs from 'node:fs/promises';
 import { constants } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { DmError } from '../../src/errors';
 import * as loop from '../../src/loop';
-import { makeLoop, sweepLoops, testDir, type TestLoop } from '../helpers/loop';
+import { makeLoop, removeTestDir, sweepLoops, testDir, type TestLoop } from '../helpers/loop';
 
 const MiB = 1 << 20;
 const ROOT = path.join(__dirname, '..', '..');
@@ -58,6 +58,8 @@ function block(text: string): Buffer {
 beforeAll(async () => {
   await sweepLoops();
 });
+
+afterAll(removeTestDir);
 
 afterEach(async () => {
   delete process.env.DEVMAPPER_LOOP_LEGACY;
