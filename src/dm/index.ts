@@ -1,0 +1,22 @@
+// The raw device-mapper layer: one typed function per dm-ioctl v4 command.
+export { DmFlag, decodeFlags } from './flags';
+export type { DeviceFlags } from './flags';
+export type { DeviceRef } from './device';
+export type { DeviceInfo, TargetLine } from './info';
+export type { BufferOptions, TargetInput } from './validate';
+export {
+  version, versionSync, info, infoSync, listDevices, listDevicesSync, deps, depsSync,
+  status, statusSync, table, tableSync, listVersions, listVersionsSync, targetVersion, targetVersionSync,
+} from './query';
+export type { InterfaceVersion, ListedDevice, TableQueryOptions } from './query';
+export { create, remove, removeAll, rename, nameOf } from './lifecycle';
+export type { CreateOptions, RemoveOptions, RemoveResult } from './lifecycle';
+export { suspend, resume } from './suspend';
+export type { SuspendOptions } from './suspend';
+export { loadTable, clearTable } from './load';
+export type { LoadOptions } from './load';
+export { targetMessage, setGeometry, armPoll } from './message';
+export type { Geometry } from './message';
+export { waitEvent } from './wait';
+export type { WaitOptions, WaitResult } from './wait';
+export { MAPPER_DIR, nodePath, udevRunning } from './nodes';

@@ -1,0 +1,103 @@
+// Devices coming and going: create, remove, removeAll, rename.
+import { callerStack } from '../errors';
+import { DmCmd } from '../native';
+import type { RawRequest } from '../native';
+import { callAsync, sleep } from './call';
+import { addressOf } from './device';
+import type { DeviceRef } from './device';
+import { DmFlag } from './flags';
+import { toInfo } from './info';
+import type { DeviceInfo } from './info';
+import { dropNode, ensureNode } from './nodes';
+import { infoSync } from './query';
+import { checkMinor, checkName, checkUuid } from './validate';
+
+export interface CreateOptions {
+  uuid?: string;
+  /** Tables loaded later default to read-only. */
+  readOnly?: boolean;
+  /** Ask for this minor number (persistent device). */
+  minor?: number;
+  /** Make /dev/mapper/<name> (default true). */
+  node?: boolean;
+}
+
+/** DEV_CREATE: a new device with no table (suspended, every I/O errors until a table is live). */
+export async function create(name: string, o: CreateOptions = {}): Promise<DeviceInfo> {
+  const stack = callerStack();
+  const req: RawRequest = { name: checkName(name), flags: o.readOnly ? DmFlag.READONLY : 0 };
+  if (o.uuid !== undefined) req.uuid = checkUuid(o.uuid);
+  if (o.minor !== undefined) {
+    // Only the minor counts: the kernel always uses its own major for dm.
+    Object.assign(req, { major: 0, minor: checkMinor(o.minor), flags: (req.flags ?? 0) | DmFlag.PERSISTENT_DEV });
+  }
+  const r = await callAsync(DmCmd.DEV_CREATE, req, req.name, stack);
+  if (o.node !== false) await ensureNode(name, r.major, r.minor, false);
+  return toInfo(r);
+}
+
+/** The device's name, asking the kernel when it was addressed otherwise. */
+export function nameOf(ref: DeviceRef): string {
+  const a = addressOf(ref);
+  return a.name ?? infoSync(ref).name;
+}
+
+export interface RemoveOptions {
+  /** If the device is open, remove it when its last opener closes it (instead of EBUSY). */
+  deferred?: boolean;
+  /** Retry EBUSY (udev/blkid briefly hold new devices): true (default) = 25 × 200 ms, like LVM. */
+  retry?: boolean | { attempts: number; delayMs: number };
+  /** Remove /dev/mapper/<name> too (default true). */
+  node?: boolean;
+}
+
+export interface RemoveResult {
+  /** True when the device was still open and is only scheduled for removal. */
+  deferred: boolean;
+}
+
+function retryPlan(r: RemoveOptions['retry']): { attempts: number; delayMs: number } {
+  if (r === false) return { attempts: 1, delayMs: 0 };
+  if (r === undefined || r === true) return { attempts: 25, delayMs: 200 };
+  return r;
+}
+
+/** DEV_REMOVE. */
+export async function remove(ref: DeviceRef, o: RemoveOptions = {}): Promise<RemoveResult> {
+  const stack = callerStack();
+  const name = nameOf(ref);
+  const plan = retryPlan(o.retry);
+  const req: RawRequest = { name, flags: o.deferred ? DmFlag.DEFERRED_REMOVE : 0 };
+  for (let i = 1; ; i++) {
+    try {
+      const r = await callAsync(DmCmd.DEV_REMOVE, req, name, stack);
+      const deferred = (r.flags & DmFlag.DEFERRED_REMOVE) !== 0;
+      if (!deferred && o.node !== false) await dropNode(name, (r.flags & DmFlag.UEVENT_GENERATED) !== 0);
+      return { deferred };
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EBUSY' || i >= plan.attempts) throw err;
+      await sleep(plan.delayMs);
+    }
+  }
+}
+
+/** REMOVE_ALL: removes every dm device that is not open. Only sensible on a test machine. */
+export async function removeAll(o: { deferred?: boolean } = {}): Promise<void> {
+  const stack = callerStack();
+  await callAsync(DmCmd.REMOVE_ALL, { flags: o.deferred ? DmFlag.DEFERRED_REMOVE : 0 }, undefined, stack);
+}
+
+/** DEV_RENAME to a new name, or set the uuid of a device that has none. The node follows. */
+export async function rename(ref: DeviceRef, to: { name: string } | { uuid: string }): Promise<DeviceInfo> {
+  const stack = callerStack();
+  const name = nameOf(ref);
+  const byUuid = 'uuid' in to;
+  const newName = byUuid ? checkUuid(to.uuid, 'new uuid') : checkName((to as { name: string }).name, 'new name');
+  const r = await callAsync(DmCmd.DEV_RENAME, { name, newName, flags: byUuid ? DmFlag.UUID : 0 }, name, stack);
+  if (!byUuid) {
+    const uevent = (r.flags & DmFlag.UEVENT_GENERATED) !== 0;
+    await dropNode(name, uevent);
+    await ensureNode(newName, r.major, r.minor, uevent);
+  }
+  return toInfo(r);
+}

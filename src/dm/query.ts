@@ -1,0 +1,151 @@
+// Cheap queries: each comes as an async function (off the event loop) and a Sync twin.
+import { callerStack } from '../errors';
+import { DmCmd } from '../native';
+import type { RawReply, RawRequest, RawTargetVersion } from '../native';
+import { callAsync, callSync } from './call';
+import { addressOf } from './device';
+import type { DeviceRef } from './device';
+import { DmFlag } from './flags';
+import { toInfo } from './info';
+import type { DeviceInfo, TargetLine } from './info';
+import { checkBufferOptions, checkName, MAX_TYPE_BYTES } from './validate';
+import type { BufferOptions } from './validate';
+
+interface Built {
+  req: RawRequest;
+  label?: string;
+}
+
+/** One query, defined once, exported twice. Arguments are checked before either form runs. */
+function query<A extends unknown[], T>(cmd: DmCmd, build: (...args: A) => Built, map: (r: RawReply) => T) {
+  return {
+    sync: (...args: A): T => {
+      const b = build(...args);
+      return map(callSync(cmd, b.req, b.label));
+    },
+    async: async (...args: A): Promise<T> => {
+      const stack = callerStack();
+      const b = build(...args);
+      return map(await callAsync(cmd, b.req, b.label, stack));
+    },
+  };
+}
+
+function onDevice(ref: DeviceRef, flags = 0, buffers?: BufferOptions): Built {
+  const a = addressOf(ref);
+  return { req: { ...a.fields, ...checkBufferOptions(buffers), flags }, label: a.label };
+}
+
+export interface TableQueryOptions extends BufferOptions {
+  /** Ask about the inactive (loaded, not yet resumed) table instead of the live one. */
+  inactive?: boolean;
+  /** Do not let targets flush before reporting (e.g. thin pool metadata). */
+  noflush?: boolean;
+  /** Set DM_SECURE_DATA_FLAG and wipe the buffers (tables can hold keys). */
+  secure?: boolean;
+}
+
+function tableQuery(ref: DeviceRef, table: boolean, o: TableQueryOptions = {}): Built {
+  let flags = table ? DmFlag.STATUS_TABLE : 0;
+  if (o.inactive) flags |= DmFlag.QUERY_INACTIVE_TABLE;
+  if (o.noflush) flags |= DmFlag.NOFLUSH;
+  const b = onDevice(ref, flags, o);
+  if (o.secure) b.req.secure = true;
+  return b;
+}
+
+export interface InterfaceVersion {
+  major: number;
+  minor: number;
+  patch: number;
+}
+
+export interface ListedDevice {
+  name: string;
+  major: number;
+  minor: number;
+  /** Interface 4.38 and later. */
+  eventNr?: number;
+  /** Kernels that report uuids in the list (5.13+), for devices that have one. */
+  uuid?: string;
+}
+
+const versionQ = query(
+  DmCmd.VERSION,
+  () => ({ req: {} }),
+  (r): InterfaceVersion => ({ major: r.version[0], minor: r.version[1], patch: r.version[2] }),
+);
+/** The kernel's dm-ioctl interface version. */
+export const version = versionQ.async;
+export const versionSync = versionQ.sync;
+
+const infoQ = query(DmCmd.DEV_STATUS, (ref: DeviceRef) => onDevice(ref), toInfo);
+/** DEV_STATUS. ENXIO when there is no such device. */
+export const info = infoQ.async;
+export const infoSync = infoQ.sync;
+
+const listQ = query(
+  DmCmd.LIST_DEVICES,
+  // DM_UUID_FLAG asks kernels that can to put each device's uuid in the list.
+  (o: BufferOptions = {}) => ({ req: { ...checkBufferOptions(o), flags: DmFlag.UUID } }),
+  (r): ListedDevice[] => r.devices ?? [],
+);
+/** Every dm device: name, dev_t, and (where the kernel reports them) event number and uuid. */
+export const listDevices = listQ.async;
+export const listDevicesSync = listQ.sync;
+
+const depsQ = query(
+  DmCmd.TABLE_DEPS,
+  (ref: DeviceRef, o: { inactive?: boolean } & BufferOptions = {}) =>
+    onDevice(ref, o.inactive ? DmFlag.QUERY_INACTIVE_TABLE : 0, o),
+  (r) => r.deps ?? [],
+);
+/** The block devices (major:minor) the table uses. */
+export const deps = depsQ.async;
+export const depsSync = depsQ.sync;
+
+const statusQ = query(
+  DmCmd.TABLE_STATUS,
+  (ref: DeviceRef, o?: TableQueryOptions) => tableQuery(ref, false, o),
+  (r): TargetLine[] => r.targets ?? [],
+);
+/** Each target's status line. */
+export const status = statusQ.async;
+export const statusSync = statusQ.sync;
+
+const tableQ = query(
+  DmCmd.TABLE_STATUS,
+  (ref: DeviceRef, o?: TableQueryOptions) => tableQuery(ref, true, o),
+  (r): TargetLine[] => r.targets ?? [],
+);
+/** The table as the kernel holds it (its canonical form of each line). */
+export const table = tableQ.async;
+export const tableSync = tableQ.sync;
+
+const versionsQ = query(
+  DmCmd.LIST_VERSIONS,
+  (o: BufferOptions = {}) => ({ req: checkBufferOptions(o) }),
+  (r): RawTargetVersion[] => r.versions ?? [],
+);
+/** Target types the kernel has loaded, with their versions. */
+export const listVersions = versionsQ.async;
+export const listVersionsSync = versionsQ.sync;
+
+const targetVersionQ = query(
+  DmCmd.GET_TARGET_VERSION,
+  (type: string) => {
+    checkName(type, 'target type');
+    if (Buffer.byteLength(type) > MAX_TYPE_BYTES) throw new RangeError(`target type must be at most ${MAX_TYPE_BYTES} bytes`);
+    return { req: { targetType: type }, label: `target ${type}` };
+  },
+  (r): [number, number, number] => {
+    const v = r.versions?.[0];
+    if (!v) throw new Error('GET_TARGET_VERSION: the kernel returned no version');
+    return v.version;
+  },
+);
+/** One target type's version; the kernel loads its module if needed. EINVAL if unknown. */
+export const targetVersion = targetVersionQ.async;
+export const targetVersionSync = targetVersionQ.sync;
+
+export type { DeviceInfo };
