@@ -1,0 +1,117 @@
+// linear, striped, zero, error: dm-linear.c, dm-stripe.c, dm-zero.c, dm-target.c.
+import { tokenize, type ArgReader } from '../args';
+import { TableError } from '../errors';
+import type { DevRef } from '../devref';
+import type { TargetBase, TargetDescriptor } from '../types';
+
+export interface LinearTarget extends TargetBase {
+  type: 'linear';
+  device: DevRef;
+  /** Sector on `device` where this target begins. */
+  offset: bigint;
+}
+
+export interface Stripe {
+  device: DevRef;
+  offset: bigint;
+}
+
+export interface StripedTarget extends TargetBase {
+  type: 'striped';
+  /** Chunk size in sectors. */
+  chunkSize: bigint;
+  stripes: Stripe[];
+}
+
+export interface ZeroTarget extends TargetBase {
+  type: 'zero';
+}
+
+export interface ErrorTarget extends TargetBase {
+  type: 'error';
+}
+
+/** Per-device health as dm-stripe and dm-raid1 print it: A alive, D dead, and for mirrors F/S/R/U. */
+export type HealthChar = 'A' | 'D' | 'F' | 'S' | 'R' | 'U';
+
+export interface StripedStatus {
+  devices: string[];
+  health: HealthChar[];
+}
+
+/** Targets whose status line is always empty. */
+export type EmptyStatus = Record<string, never>;
+
+export function parseEmptyStatus(status: string): EmptyStatus {
+  if (status.trim() !== '') throw new TableError(`expected an empty status, got ${JSON.stringify(status)}`, 'syntax');
+  return {};
+}
+
+export function parseHealth(word: string, count: number): HealthChar[] {
+  if (word.length !== count || !/^[ADFSRU]*$/.test(word)) {
+    throw new TableError(`health: expected ${count} of A/D/F/S/R/U, got ${JSON.stringify(word)}`, 'syntax');
+  }
+  return [...word] as HealthChar[];
+}
+
+// Table: "<dev> <offset>" (linear_status, STATUSTYPE_TABLE: "%s %llu").
+export const linear: TargetDescriptor<LinearTarget, EmptyStatus> = {
+  type: 'linear',
+  parse(a: ArgReader) {
+    const device = a.next('device');
+    const offset = a.u64('offset');
+    a.end();
+    return { device, offset };
+  },
+  format: (t, dev) => `${dev(t.device)} ${t.offset}`,
+  parseStatus: parseEmptyStatus,
+  devices: (t) => [{ ref: t.device, role: 'device', end: t.offset + t.length }],
+};
+
+// Table: "<#stripes> <chunk> (<dev> <offset>)..." (stripe_status: "%d %llu" then " %s %llu").
+// Status: "<#stripes> <dev>... 1 <health chars>".
+export const striped: TargetDescriptor<StripedTarget, StripedStatus> = {
+  type: 'striped',
+  parse(a) {
+    const n = a.u32('number of stripes');
+    const chunkSize = a.u64('chunk size');
+    const stripes: Stripe[] = [];
+    for (let i = 0; i < n; i++) stripes.push({ device: a.next(`stripe ${i} device`), offset: a.u64(`stripe ${i} offset`) });
+    a.end();
+    return { chunkSize, stripes };
+  },
+  format: (t, dev) => [String(t.stripes.length), String(t.chunkSize), ...t.stripes.map((s) => `${dev(s.device)} ${s.offset}`)].join(' '),
+  parseStatus(status) {
+    const w = tokenize(status);
+    const n = Number(w[0]);
+    if (!Number.isInteger(n) || w.length !== n + 3 || w[n + 1] !== '1') throw new TableError(`malformed striped status ${JSON.stringify(status)}`, 'syntax');
+    return { devices: w.slice(1, n + 1), health: parseHealth(w[n + 2], n) };
+  },
+  devices: (t) => {
+    const per = t.stripes.length ? (t.length + BigInt(t.stripes.length) - 1n) / BigInt(t.stripes.length) : 0n;
+    return t.stripes.map((s, i) => ({ ref: s.device, role: `stripe ${i}`, end: s.offset + per }));
+  },
+  check(t) {
+    const out = [];
+    if (t.stripes.length < 1) out.push({ rule: 'field' as const, message: 'at least one stripe is needed' });
+    else if (t.length % BigInt(t.stripes.length) !== 0n) out.push({ rule: 'field' as const, message: `length ${t.length} is not divisible by the ${t.stripes.length} stripes` });
+    // dm-stripe takes any chunk size since 4.x, but older kernels want a power of two; only 0 is always wrong.
+    if (t.chunkSize === 0n) out.push({ rule: 'field' as const, message: 'chunk size must be > 0' });
+    return out;
+  },
+};
+
+function noParams<T extends 'zero' | 'error'>(type: T): TargetDescriptor<TargetBase & { type: T }, EmptyStatus> {
+  return {
+    type,
+    parse(a) {
+      a.end();
+      return {};
+    },
+    format: () => '',
+    parseStatus: parseEmptyStatus,
+  };
+}
+
+export const zero = noParams('zero');
+export const error = noParams('error');

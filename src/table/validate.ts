@@ -1,0 +1,111 @@
+// Checks a table before it goes to the kernel, so a refusal comes back as a named rule on a
+// numbered line instead of EINVAL and a dmesg line.
+import type { RawTargetVersion } from '../native';
+import { devRefKey, type DevRef } from './devref';
+import { TableError } from './errors';
+import type { Table, Target } from './model';
+import { descriptorFor } from './registry';
+import { isGeneric, parseTarget } from './table';
+import type { TargetDescriptor } from './types';
+
+/** Sizes of devices, in 512-byte sectors; undefined: no such device. */
+export interface DeviceProvider {
+  /** `devRef` is the reference as the table spells it: "M:m", or a path if the table holds one. */
+  sizeOf(devRef: string): bigint | undefined;
+}
+
+export interface ValidateOptions {
+  /** Without it, device existence and size are not checked. */
+  devices?: DeviceProvider;
+  /** What LIST_VERSIONS returned. Without it, target types and versions are not checked. */
+  versions?: readonly RawTargetVersion[];
+  /** Turns a reference into a key for "same device?" (default: its spelling, {major,minor} as "M:m"). */
+  identify?: (ref: DevRef) => string;
+}
+
+function versionAtLeast(have: readonly number[], want: readonly number[]): boolean {
+  for (let i = 0; i < 3; i++) if ((have[i] ?? 0) !== want[i]) return (have[i] ?? 0) > want[i];
+  return true;
+}
+
+const v = (x: readonly number[]) => x.join('.');
+
+/** The typed form of a target for checking, or undefined if it has none (or its params do not parse). */
+function typed(t: Target): { t: Target; d: TargetDescriptor } | undefined {
+  const d = descriptorFor(t.type);
+  if (!d) return undefined;
+  if (!isGeneric(t)) return { t, d };
+  try {
+    return { t: parseTarget(t.start, t.length, t.type, t.params), d };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every problem found, in line order. */
+export function tableProblems(table: Table, opts: ValidateOptions = {}): TableError[] {
+  const out: TableError[] = [];
+  if (!Array.isArray(table)) throw new TypeError('a table is an array of targets');
+  if (table.length === 0) return [new TableError('a table needs at least one target', 'empty-table')];
+  const identify = opts.identify ?? devRefKey;
+  const origins = new Map<string, { line: number; type: string }>();
+  let expected = 0n;
+
+  table.forEach((t, i) => {
+    const line = i + 1;
+    const err = (msg: string, rule: TableError['rule']) => out.push(new TableError(msg, rule, line, t.type));
+    if (typeof t.start !== 'bigint' || typeof t.length !== 'bigint' || typeof t.type !== 'string') {
+      err('start and length must be bigints and type a string', 'syntax');
+      return;
+    }
+    if (t.length <= 0n) err(`length must be > 0 (is ${t.length})`, 'zero-length');
+    if (t.start > expected) err(`starts at sector ${t.start}, leaving sectors ${expected}..${t.start - 1n} unmapped`, 'gap');
+    else if (t.start < expected) err(`starts at sector ${t.start}, inside the previous target (which ends at ${expected})`, 'overlap');
+    expected = t.start + (t.length > 0n ? t.length : 0n);
+
+    if (opts.versions) {
+      const kv = opts.versions.find((x) => x.name === t.type);
+      if (!kv) err(`the kernel has no target type ${JSON.stringify(t.type)}`, 'unknown-target');
+    } else if (!isGeneric(t) && !descriptorFor(t.type)) {
+      err(`unknown target type ${JSON.stringify(t.type)}`, 'unknown-target');
+    }
+
+    const td = typed(t);
+    if (!td) return;
+    for (const p of td.d.check?.(td.t) ?? []) err(p.message, p.rule);
+
+    const tt = td.t as Target & { origin?: DevRef; cow?: DevRef };
+    if ((t.type === 'snapshot' || t.type === 'snapshot-merge') && tt.origin !== undefined && tt.cow !== undefined && identify(tt.origin) === identify(tt.cow)) {
+      err('the COW device is the origin itself', 'cow-is-origin');
+    }
+    if ((t.type === 'snapshot-origin' || t.type === 'snapshot-merge') && tt.origin !== undefined) {
+      const key = identify(tt.origin);
+      const prev = origins.get(key);
+      if (prev && prev.type !== t.type) err(`${t.type} of ${key} beside the ${prev.type} on line ${prev.line}: a merge replaces the origin target, it does not join it`, 'merge-beside-origin');
+      else if (!prev) origins.set(key, { line, type: t.type });
+    }
+
+    if (opts.devices) {
+      for (const use of td.d.devices?.(td.t) ?? []) {
+        const key = devRefKey(use.ref);
+        const size = opts.devices.sizeOf(key);
+        if (size === undefined) err(`${use.role} ${key} does not exist`, 'device-missing');
+        else if (use.end !== undefined && size < use.end) err(`${use.role} ${key} has ${size} sectors; this target needs ${use.end}`, 'device-too-small');
+      }
+    }
+
+    const kv = opts.versions?.find((x) => x.name === t.type);
+    if (kv) {
+      for (const f of td.d.features?.(td.t) ?? []) {
+        if (!versionAtLeast(kv.version, f.version)) err(`${f.feature} needs ${t.type} target ${v(f.version)}; the kernel has ${v(kv.version)}`, 'target-version');
+      }
+    }
+  });
+  return out;
+}
+
+/** Throws the first problem (a TableError); returns nothing when the table is fit to load. */
+export function validateTable(table: Table, opts: ValidateOptions = {}): void {
+  const [first] = tableProblems(table, opts);
+  if (first) throw first;
+}
