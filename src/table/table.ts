@@ -48,7 +48,10 @@ export function parseTarget(start: bigint, length: bigint, type: string, params:
   try {
     return { start, length, type, ...d.parse(new ArgReader(tokenize(params))) } as Target;
   } catch (e) {
-    if (opts.fallback && e instanceof TableError && !KEY_BEARING.has(type)) return { start, length, type, params };
+    if (!(e instanceof TableError)) throw e;
+    // Parsers quote the token they choke on; in a target that holds a key that token may be the key.
+    if (KEY_BEARING.has(type)) throw new TableError(e.detail.replace(/"(?:[^"\\]|\\.)*"/g, '<redacted>'), e.rule);
+    if (opts.fallback) return { start, length, type, params };
     throw e;
   }
 }

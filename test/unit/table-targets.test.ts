@@ -122,6 +122,7 @@ describe('canonical kernel table lines', () => {
   it('the generic option keeps known types generic; fallback keeps unparsable ones generic', () => {
     expect(parseTarget(0n, 8n, 'linear', '7:0 0', { generic: ['linear'] })).toEqual({ start: 0n, length: 8n, type: 'linear', params: '7:0 0' });
     expect(parseTarget(0n, 8n, 'thin-pool', '7:1 7:2 128 0 1 future_flag ', { fallback: true })).toEqual({ start: 0n, length: 8n, type: 'thin-pool', params: '7:1 7:2 128 0 1 future_flag ' });
-    expect(() => parseTarget(0n, 8n, 'crypt', 'aes 00 0 7:0 0 1 future_flag', { fallback: true })).toThrow(/future_flag/);
+    // Never generic for crypt (the params string would hold the key), and the bad word is not echoed.
+    expect(() => parseTarget(0n, 8n, 'crypt', 'aes 00 0 7:0 0 1 future_flag', { fallback: true })).toThrow(/unknown optional parameter <redacted>/);
   });
 });
