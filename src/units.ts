@@ -81,8 +81,8 @@ export function parseSectors(text: string | number | bigint, opts: ParseSizeOpti
 const SUFFIXES = ['B', 'K', 'M', 'G', 'T', 'P', 'E'];
 
 /**
- * Human size with binary units: `512B`, `1K`, `1.5G`. Exact values print without decimals; others
- * with up to two, rounded, so the text only parses back exactly when it has no decimals.
+ * Human size with binary units: `512B`, `1K`, `1.5G`. Exact values print without a decimal point;
+ * others with one or two decimals, rounded, so only text without a point parses back exactly.
  */
 export function formatSize(bytes: bigint): string {
   if (typeof bytes !== 'bigint') throw new TypeError('bytes must be a bigint');
@@ -93,6 +93,7 @@ export function formatSize(bytes: bigint): string {
   if (bytes % unit === 0n) return `${bytes / unit}${SUFFIXES[i]}`;
   const hundredths = (bytes * 100n + unit / 2n) / unit;
   const whole = hundredths / 100n;
-  const frac = (hundredths % 100n).toString().padStart(2, '0').replace(/0+$/, '');
-  return frac ? `${whole}.${frac}${SUFFIXES[i]}` : `${whole}${SUFFIXES[i]}`;
+  // An inexact size always shows a decimal point ("512.0K"), so text without one is exact.
+  const frac = (hundredths % 100n).toString().padStart(2, '0').replace(/0+$/, '') || '0';
+  return `${whole}.${frac}${SUFFIXES[i]}`;
 }
