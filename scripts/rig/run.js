@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+'use strict';
+// Runs a command as root in a throw-away QEMU guest on Debian's stock kernel, which has
+// device-mapper, with this machine's root visible read-only under an overlay.
+//   node scripts/rig/run.js [--timeout SECONDS] [--mem MiB] -- COMMAND [ARGS...]
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn, execFileSync } = require('node:child_process');
+const { CACHE, ensureQemu, ensureKernel, ensureBusybox, log } = require('./assets');
+const { buildInitramfs } = require('./initramfs');
+
+const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+const PASS_ENV = ['PATH', 'CI', 'TERM', 'NODE_OPTIONS', 'DEVMAPPER_DEBUG', 'FORCE_COLOR', 'NO_COLOR'];
+
+function parseArgs(argv) {
+  const opts = { timeout: 3600, mem: 4096, cmd: [] };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') { opts.cmd = argv.slice(i + 1); break; }
+    if (argv[i] === '--timeout') opts.timeout = Number(argv[++i]);
+    else if (argv[i] === '--mem') opts.mem = Number(argv[++i]);
+    else { opts.cmd = argv.slice(i); break; }
+  }
+  if (!opts.cmd.length) throw new Error('usage: run.js [--timeout S] [--mem MiB] -- COMMAND [ARGS...]');
+  return opts;
+}
+
+// Nested KVM on these machines opens but hangs or dies at boot, so software emulation is the
+// default; DEVMAPPER_RIG_ACCEL=kvm tries KVM where it is known to work.
+function accelerator() {
+  return process.env.DEVMAPPER_RIG_ACCEL === 'kvm' ? 'kvm' : 'tcg';
+}
+
+function writeCommand(runDir, cmd, cwd) {
+  const env = PASS_ENV.filter((k) => process.env[k] !== undefined).map((k) => `export ${k}=${quote(process.env[k])}`);
+  const script = [
+    ...env,
+    'export HOME=/root DEVMAPPER_RIG=1',
+    `cd ${quote(cwd)} || exit 97`,
+    cmd.map(quote).join(' '),
+  ].join('\n');
+  fs.writeFileSync(path.join(runDir, 'cmd.sh'), `${script}\n`);
+}
+
+function makeScratch(runDir) {
+  const img = path.join(runDir, 'scratch.img');
+  fs.closeSync(fs.openSync(img, 'w'));
+  fs.truncateSync(img, 16 * 1024 ** 3);
+  execFileSync('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=1,lazy_journal_init=1', img], { stdio: 'ignore' });
+  return img;
+}
+
+function qemuArgs({ kernel, initrd, runDir, scratch, mem, accel }) {
+  return [
+    '-machine', accel === 'kvm' ? 'q35,accel=kvm' : 'q35,accel=tcg',
+    '-cpu', accel === 'kvm' ? 'host,arch-capabilities=off' : 'max', '-smp', '2', '-m', String(mem),
+    '-nodefaults', '-no-reboot', '-display', 'none', '-serial', 'stdio', '-monitor', 'none',
+    '-kernel', kernel.vmlinuz, '-initrd', initrd,
+    '-append', 'console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init',
+    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-virtfs', `local,path=${runDir},mount_tag=results,security_model=none`,
+    '-drive', `file=${scratch},if=virtio,format=raw,cache=unsafe`,
+  ];
+}
+
+async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd() } = {}) {
+  const qemu = ensureQemu();
+  const kernel = ensureKernel();
+  const initrd = buildInitramfs({ kernel, busybox: ensureBusybox(), cacheDir: CACHE });
+  const runDir = fs.mkdtempSync(path.join(CACHE, 'run-'));
+  try {
+    writeCommand(runDir, cmd, cwd);
+    const scratch = makeScratch(runDir);
+    const accel = accelerator();
+    log(`booting Debian ${kernel.release} (${accel}) for: ${cmd.join(' ')}`);
+    const code = await boot(qemu, qemuArgs({ kernel, initrd, runDir, scratch, mem, accel }), timeout);
+    const rcFile = path.join(runDir, 'rc');
+    if (!fs.existsSync(rcFile)) {
+      const insmod = path.join(runDir, 'insmod.log');
+      if (fs.existsSync(insmod)) process.stderr.write(fs.readFileSync(insmod, 'utf8'));
+      log(`the guest did not finish the command (qemu exit ${code})`);
+      return 1;
+    }
+    return Number(fs.readFileSync(rcFile, 'utf8').trim());
+  } finally {
+    fs.rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+function boot(qemu, args, timeout) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(qemu, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.on('data', (d) => process.stdout.write(d.toString('latin1').replace(/\r\n/g, '\n').replace(/\r/g, '')));
+    const timer = setTimeout(() => { log(`timed out after ${timeout}s`); child.kill('SIGKILL'); }, timeout * 1000);
+    const stop = () => child.kill('SIGKILL');
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(code);
+    });
+  });
+}
+
+module.exports = { runInGuest };
+
+if (require.main === module) {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${e.message}\n`);
+    process.exit(2);
+  }
+  runInGuest(opts.cmd, opts).then((rc) => process.exit(rc), (e) => {
+    process.stderr.write(`[rig] ${e.stack || e}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+'use strict';
+// npm test: unit tests here, then the integration tests against a real device-mapper —
+// on this kernel when it has one, otherwise inside the QEMU guest. Never skips silently.
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const { spawnSync } = require('node:child_process');
+const { hostHasDeviceMapper } = require('./kernel-check');
+
+const ROOT = path.resolve(__dirname, '..');
+const VITEST = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+const args = process.argv.slice(2);
+const integrationOnly = args.includes('--integration-only');
+const inGuest = args.includes('--in-guest');
+const filters = args.filter((a) => !a.startsWith('--'));
+
+function vitest(config, extra) {
+  return spawnSync(process.execPath, [VITEST, 'run', '--config', config, ...extra], { cwd: ROOT, stdio: 'inherit' }).status;
+}
+
+function summarise(reportFile, where) {
+  const r = JSON.parse(fs.readFileSync(reportFile, 'utf8'));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  const ran = r.numPassedTests + r.numFailedTests;
+  console.log(`\nintegration: ${ran} tests ran against a real device-mapper (${where}); ${skipped} skipped`);
+  console.log(`integration: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+  if (skipped > 0) console.log('integration: a skipped integration test proves nothing: failing the run');
+  return r.numFailedTests === 0 && skipped === 0 && ran > 0 && r.success;
+}
+
+function runIntegrationHere(where) {
+  const report = path.join(os.tmpdir(), `devmapper-integration-${process.pid}.json`);
+  vitest('vitest.integration.config.mts', [
+    '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...filters,
+  ]);
+  if (!fs.existsSync(report)) {
+    console.error('integration: vitest wrote no report');
+    return false;
+  }
+  return summarise(report, where);
+}
+
+function main() {
+  if (inGuest) return runIntegrationHere(`Linux ${os.release()} in a QEMU guest`) ? 0 : 1;
+  if (!integrationOnly && vitest('vitest.unit.config.mts', []) !== 0) return 1;
+  const host = hostHasDeviceMapper();
+  if (host.ok) return runIntegrationHere(`Linux ${os.release()} on this machine`) ? 0 : 1;
+  console.log(`\nintegration: this machine cannot run them directly (${host.why}); using the QEMU guest`);
+  const rig = spawnSync(process.execPath, [path.join(__dirname, 'rig', 'run.js'), '--',
+    process.execPath, path.join(__dirname, 'test.js'), '--in-guest', ...filters], { cwd: ROOT, stdio: 'inherit' });
+  if (rig.status !== 0) console.error('integration: FAILED (in the guest, or the guest could not be started)');
+  return rig.status === 0 ? 0 : 1;
+}
+
+process.exit(main());
