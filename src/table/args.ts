@@ -22,7 +22,7 @@ export function parseU32(text: string, what: string): number {
   return Number(v);
 }
 
-/** Reads a target's parameters left to right; every failure is a TableError naming the field. */
+/** Reads a target's parameters (or status words) left to right; every failure is a TableError naming the field. */
 export class ArgReader {
   private pos = 0;
   constructor(private readonly tokens: string[]) {}
@@ -57,9 +57,27 @@ export class ArgReader {
 
   /** `<#args> <arg>...`: the kernel's feature/optional-argument convention. Absent → []. */
   counted(field: string): string[] {
-    if (this.remaining === 0) return [];
+    return this.remaining === 0 ? [] : this.list(field);
+  }
+
+  /** "<used>/<total>", as thin-pool, cache and snapshot statuses print fill levels. */
+  ratio(field: string): [bigint, bigint] {
+    const tok = this.next(field);
+    const m = /^(\d+)\/(\d+)$/.exec(tok);
+    if (!m) throw new TableError(`${field}: expected <used>/<total>, got ${JSON.stringify(tok)}`, 'syntax');
+    return [BigInt(m[1]), BigInt(m[2])];
+  }
+
+  /** A u64, or undefined for the kernel's "-" (nothing to report). */
+  u64OrDash(field: string): bigint | undefined {
+    const tok = this.next(field);
+    return tok === '-' ? undefined : parseU64(tok, field);
+  }
+
+  /** `<n> <word>...` where the count is required (status lines always print it). */
+  list(field: string): string[] {
     const n = this.u32(`${field} count`);
-    if (n > this.remaining) throw new TableError(`${field}: count ${n} but only ${this.remaining} argument(s) follow`, 'syntax');
+    if (n > this.remaining) throw new TableError(`${field}: count ${n} but only ${this.remaining} word(s) follow`, 'syntax');
     const out = this.tokens.slice(this.pos, this.pos + n);
     this.pos += n;
     return out;
@@ -116,4 +134,9 @@ export function optArgWords(opts: readonly OptArg[]): string[] {
 export function isPowerOfTwo(n: bigint | number): boolean {
   const b = BigInt(n);
   return b > 0n && (b & (b - 1n)) === 0n;
+}
+
+/** An ArgReader over a status line. */
+export function statusReader(status: string): ArgReader {
+  return new ArgReader(tokenize(status));
 }

@@ -19,7 +19,7 @@ describe('per-device health', () => {
       devices: ['8:16', '8:32'], inSyncRegions: 2048n, totalRegions: 2048n, health: ['A', 'A'], log: ['core'],
     });
     expect(parseStatus('mirror', '3 8:16 8:32 8:64 100/2048 1 ADS 3 disk 8:48 A')).toMatchObject({ health: ['A', 'D', 'S'], log: ['disk', '8:48', 'A'], inSyncRegions: 100n });
-    expect(() => parseStatus('mirror', '2 8:16 8:32 2048/2048 1 AA 3 core')).toThrow(/mirror status/);
+    expect(() => parseStatus('mirror', '2 8:16 8:32 2048/2048 1 AA 3 core')).toThrow(/mirror: log status: count 3/);
   });
 });
 
@@ -56,7 +56,7 @@ describe('cache (cache.rst "Status")', () => {
       policy: 'smq', policyArgs: [], metadataMode: 'rw', needsCheck: false,
     });
     expect(parseStatus('cache', 'Fail')).toEqual({ state: 'fail' });
-    expect(() => parseStatus('cache', '8 1105/65536 512 144554/179602 336023 1797 0 1 28139 0 0 3 writeback 2 migration_threshold 2048 smq 0 rw -')).toThrow(/cache status/);
+    expect(() => parseStatus('cache', '8 1105/65536 512 144554/179602 336023 1797 0 1 28139 0 0 3 writeback 2 migration_threshold 2048 smq 0 rw -')).toThrow(/cache: core args: count 2048/);
   });
 });
 
@@ -66,7 +66,7 @@ describe('other typed status lines', () => {
     expect(parseStatus('verity', 'C')).toEqual({ valid: false });
     expect(parseStatus('verity', 'V -')).toEqual({ valid: true });
     expect(parseStatus('verity', 'C 12')).toEqual({ valid: false, fecCorrected: 12n });
-    expect(() => parseStatus('verity', 'X')).toThrow(/verity status/);
+    expect(() => parseStatus('verity', 'X')).toThrow(/verity: state/);
   });
 
   it('integrity: mismatches, provided sectors, recalculation position (dm-integrity.rst "Status")', () => {

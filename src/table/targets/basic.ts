@@ -1,5 +1,5 @@
 // linear, striped, zero, error: dm-linear.c, dm-stripe.c, dm-zero.c, dm-target.c.
-import { tokenize, type ArgReader } from '../args';
+import { statusReader, type ArgReader } from '../args';
 import { TableError } from '../errors';
 import type { DevRef } from '../devref';
 import type { TargetBase, TargetDescriptor } from '../types';
@@ -82,10 +82,13 @@ export const striped: TargetDescriptor<StripedTarget, StripedStatus> = {
   },
   format: (t, dev) => [String(t.stripes.length), String(t.chunkSize), ...t.stripes.map((s) => `${dev(s.device)} ${s.offset}`)].join(' '),
   parseStatus(status) {
-    const w = tokenize(status);
-    const n = Number(w[0]);
-    if (!Number.isInteger(n) || w.length !== n + 3 || w[n + 1] !== '1') throw new TableError(`malformed striped status ${JSON.stringify(status)}`, 'syntax');
-    return { devices: w.slice(1, n + 1), health: parseHealth(w[n + 2], n) };
+    const a = statusReader(status);
+    const n = a.u32('number of stripes');
+    const devices = Array.from({ length: n }, (_, i) => a.next(`stripe ${i} device`));
+    a.oneOf('health count', ['1'] as const);
+    const health = parseHealth(a.next('health'), n);
+    a.end();
+    return { devices, health };
   },
   devices: (t) => {
     const per = t.stripes.length ? (t.length + BigInt(t.stripes.length) - 1n) / BigInt(t.stripes.length) : 0n;

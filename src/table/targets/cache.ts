@@ -1,6 +1,5 @@
 // cache: dm-cache-target.c.
-import { parseU64, tokenize, type ArgReader } from '../args';
-import { TableError } from '../errors';
+import { statusReader, type ArgReader } from '../args';
 import type { DevRef } from '../devref';
 import type { TargetBase, TargetDescriptor } from '../types';
 
@@ -43,53 +42,39 @@ export type CacheStatus =
       needsCheck: boolean;
     };
 
-function counted(w: string[], i: number, what: string): [string[], number] {
-  const n = Number(parseU64(w[i] ?? '', `${what} count`));
-  if (i + 1 + n > w.length) throw new TableError(`cache status: ${what} count ${n} runs past the end`, 'syntax');
-  return [w.slice(i + 1, i + 1 + n), i + 1 + n];
-}
-
+// cache_status, STATUSTYPE_INFO (cache.rst "Status"), or "Fail" / "Error".
 export function parseCacheStatus(status: string): CacheStatus {
-  const w = tokenize(status);
-  if (w.length === 1 && (w[0] === 'Fail' || w[0] === 'Error')) return { state: w[0] === 'Fail' ? 'fail' : 'error' };
-  if (w.length < 16) throw new TableError(`malformed cache status ${JSON.stringify(status)}`, 'syntax');
-  const pair = (s: string, what: string) => {
-    const m = /^(\d+)\/(\d+)$/.exec(s);
-    if (!m) throw new TableError(`cache status: ${what}: expected used/total`, 'syntax');
-    return [BigInt(m[1]), BigInt(m[2])];
-  };
-  const u = (i: number, what: string) => parseU64(w[i], what);
-  const [usedMetadataBlocks, totalMetadataBlocks] = pair(w[1], 'metadata blocks');
-  const [usedCacheBlocks, totalCacheBlocks] = pair(w[3], 'cache blocks');
-  let i = 11;
-  const [features, j] = counted(w, i, 'features');
-  const [coreArgs, k] = counted(w, j, 'core args');
-  i = k;
-  const policy = w[i++];
-  const [policyArgs, end] = counted(w, i, 'policy args');
-  if (w.length !== end + 2) throw new TableError(`malformed cache status ${JSON.stringify(status)}`, 'syntax');
-  return {
+  const word = status.trim();
+  if (word === 'Fail' || word === 'Error') return { state: word === 'Fail' ? 'fail' : 'error' };
+  const a = statusReader(status);
+  const metadataBlockSize = a.u64('metadata block size');
+  const [usedMetadataBlocks, totalMetadataBlocks] = a.ratio('metadata blocks');
+  const cacheBlockSize = a.u64('cache block size');
+  const [usedCacheBlocks, totalCacheBlocks] = a.ratio('cache blocks');
+  const out: CacheStatus = {
     state: 'ok',
-    metadataBlockSize: u(0, 'metadata block size'),
+    metadataBlockSize,
     usedMetadataBlocks,
     totalMetadataBlocks,
-    cacheBlockSize: u(2, 'cache block size'),
+    cacheBlockSize,
     usedCacheBlocks,
     totalCacheBlocks,
-    readHits: u(4, 'read hits'),
-    readMisses: u(5, 'read misses'),
-    writeHits: u(6, 'write hits'),
-    writeMisses: u(7, 'write misses'),
-    demotions: u(8, 'demotions'),
-    promotions: u(9, 'promotions'),
-    dirty: u(10, 'dirty'),
-    features,
-    coreArgs,
-    policy,
-    policyArgs,
-    metadataMode: w[end],
-    needsCheck: w[end + 1] === 'needs_check',
+    readHits: a.u64('read hits'),
+    readMisses: a.u64('read misses'),
+    writeHits: a.u64('write hits'),
+    writeMisses: a.u64('write misses'),
+    demotions: a.u64('demotions'),
+    promotions: a.u64('promotions'),
+    dirty: a.u64('dirty'),
+    features: a.list('features'),
+    coreArgs: a.list('core args'),
+    policy: a.next('policy'),
+    policyArgs: a.list('policy args'),
+    metadataMode: a.next('metadata mode'),
+    needsCheck: a.next('needs_check') === 'needs_check',
   };
+  a.end();
+  return out;
 }
 
 // cache_status, STATUSTYPE_TABLE: the three devices as major:minor, then the constructor's remaining

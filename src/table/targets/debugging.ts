@@ -1,5 +1,5 @@
 // Targets for testing storage stacks: flakey (dm-flakey.c), delay (dm-delay.c), log-writes (dm-log-writes.c).
-import { parseOptArgs, tokenize, parseU64, type ArgReader } from '../args';
+import { parseOptArgs, parseU64, statusReader, type ArgReader } from '../args';
 import { TableError } from '../errors';
 import type { DevRef } from '../devref';
 import type { FieldProblem, TargetBase, TargetDescriptor } from '../types';
@@ -113,7 +113,7 @@ function readPath(a: ArgReader, which: string): DelayPath {
 const fmtPath = (p: DelayPath, dev: (r: DevRef) => string) => `${dev(p.device)} ${p.offset} ${p.delay}`;
 
 // delay_status, STATUSTYPE_TABLE: the read triple, then the write triple if 6+ args were given,
-// then the flush triple if 9. STATUSTYPE_INFO: "<read ops> <write ops>[ <flush ops>]".
+// then the flush triple if 9. STATUSTYPE_INFO: "<read ops> <write ops> <flush ops>" (older kernels: two).
 export const delay: TargetDescriptor<DelayTarget, DelayStatus> = {
   type: 'delay',
   parse(a) {
@@ -125,9 +125,11 @@ export const delay: TargetDescriptor<DelayTarget, DelayStatus> = {
   },
   format: (t, dev) => [t.read, t.write, t.write && t.flush].filter((p): p is DelayPath => !!p).map((p) => fmtPath(p, dev)).join(' '),
   parseStatus(status) {
-    const w = tokenize(status).map((x) => Number(parseU64(x, 'delay ops')));
-    if (w.length !== 2 && w.length !== 3) throw new TableError(`malformed delay status ${JSON.stringify(status)}`, 'syntax');
-    return w.length === 3 ? { readOps: w[0], writeOps: w[1], flushOps: w[2] } : { readOps: w[0], writeOps: w[1] };
+    const a = statusReader(status);
+    const out: DelayStatus = { readOps: a.u32('read ops'), writeOps: a.u32('write ops') };
+    if (a.remaining) out.flushOps = a.u32('flush ops');
+    a.end();
+    return out;
   },
   devices: (t) =>
     (['read', 'write', 'flush'] as const).flatMap((k) => {
@@ -147,9 +149,10 @@ export const logWrites: TargetDescriptor<LogWritesTarget, LogWritesStatus> = {
   },
   format: (t, dev) => `${dev(t.device)} ${dev(t.logDevice)}`,
   parseStatus(status) {
-    const w = tokenize(status);
-    if (w.length !== 2) throw new TableError(`malformed log-writes status ${JSON.stringify(status)}`, 'syntax');
-    return { loggedEntries: parseU64(w[0], 'logged entries'), highestAllocatedSector: parseU64(w[1], 'highest allocated sector') };
+    const a = statusReader(status);
+    const out = { loggedEntries: a.u64('logged entries'), highestAllocatedSector: a.u64('highest allocated sector') };
+    a.end();
+    return out;
   },
   devices: (t) => [
     { ref: t.device, role: 'device', end: t.length },

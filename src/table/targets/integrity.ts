@@ -1,6 +1,5 @@
 // integrity: dm-integrity.c. Its hash/crypt options may carry keys, which are kept in CryptKeys.
-import { parseU64, tokenize, type ArgReader } from '../args';
-import { TableError } from '../errors';
+import { statusReader, type ArgReader } from '../args';
 import type { DevRef } from '../devref';
 import { CryptKey } from '../secret';
 import type { TargetBase, TargetDescriptor } from '../types';
@@ -66,10 +65,11 @@ export const integrity: TargetDescriptor<IntegrityTarget, IntegrityStatus> = {
   },
   format: (t, dev) => [dev(t.device), t.offset, t.tagSize, t.mode, t.options.length, ...t.options.map((o) => formatOption(o, dev))].join(' '),
   parseStatus(status) {
-    const w = tokenize(status);
-    if (w.length !== 3) throw new TableError(`malformed integrity status ${JSON.stringify(status)}`, 'syntax');
-    const base = { mismatches: parseU64(w[0], 'mismatches'), providedDataSectors: parseU64(w[1], 'provided data sectors') };
-    return w[2] === '-' ? base : { ...base, recalculateSector: parseU64(w[2], 'recalculate sector') };
+    const a = statusReader(status);
+    const out: IntegrityStatus = { mismatches: a.u64('mismatches'), providedDataSectors: a.u64('provided data sectors') };
+    const recalc = a.u64OrDash('recalculate sector');
+    a.end();
+    return recalc === undefined ? out : { ...out, recalculateSector: recalc };
   },
   devices: (t) => [
     { ref: t.device, role: 'device' },

@@ -1,5 +1,5 @@
 // mirror: dm-raid1.c with its dirty-region log from dm-log.c.
-import { tokenize, type ArgReader } from '../args';
+import { statusReader, type ArgReader } from '../args';
 import { TableError } from '../errors';
 import type { DevRef } from '../devref';
 import type { TargetBase, TargetDescriptor } from '../types';
@@ -59,14 +59,15 @@ export const mirror: TargetDescriptor<MirrorTarget, MirrorStatus> = {
   },
   // STATUSTYPE_INFO: "<#legs> <dev>... <in sync>/<regions> 1 <health> <#log words> <log words>..."
   parseStatus(status) {
-    const w = tokenize(status);
-    const n = Number(w[0]);
-    const bad = () => new TableError(`malformed mirror status ${JSON.stringify(status)}`, 'syntax');
-    if (!Number.isInteger(n) || w.length < n + 5 || w[n + 2] !== '1') throw bad();
-    const m = /^(\d+)\/(\d+)$/.exec(w[n + 1]);
-    const logCount = Number(w[n + 4]);
-    if (!m || !Number.isInteger(logCount) || w.length !== n + 5 + logCount) throw bad();
-    return { devices: w.slice(1, n + 1), inSyncRegions: BigInt(m[1]), totalRegions: BigInt(m[2]), health: parseHealth(w[n + 3], n), log: w.slice(n + 5) };
+    const a = statusReader(status);
+    const n = a.u32('number of mirrors');
+    const devices = Array.from({ length: n }, (_, i) => a.next(`mirror ${i} device`));
+    const [inSyncRegions, totalRegions] = a.ratio('regions in sync');
+    a.oneOf('health count', ['1'] as const);
+    const health = parseHealth(a.next('health'), n);
+    const log = a.list('log status');
+    a.end();
+    return { devices, inSyncRegions, totalRegions, health, log };
   },
   devices: (t) => [
     ...t.legs.map((l, i) => ({ ref: l.device, role: `mirror ${i}`, end: l.offset + t.length })),

@@ -1,5 +1,5 @@
 // thin-pool and thin: dm-thin.c.
-import { flagsInOrder, parseU64, tokenize, type ArgReader } from '../args';
+import { flagsInOrder, statusReader, type ArgReader } from '../args';
 import { TableError } from '../errors';
 import type { DevRef } from '../devref';
 import type { FieldProblem, TargetBase, TargetDescriptor } from '../types';
@@ -60,46 +60,41 @@ const POOL_FLAGS: readonly (readonly [PoolFlag, string])[] = [
 ];
 const POOL_FLAG_BY_WORD = new Map(POOL_FLAGS.map(([k, w]) => [w, k]));
 
-function pair(word: string, what: string): [bigint, bigint] {
-  const m = /^(\d+)\/(\d+)$/.exec(word);
-  if (!m) throw new TableError(`${what}: expected used/total, got ${JSON.stringify(word)}`, 'syntax');
-  return [BigInt(m[1]), BigInt(m[2])];
-}
-
-function oneOf<T extends string>(word: string, allowed: readonly T[], what: string): T {
-  if (!(allowed as readonly string[]).includes(word)) throw new TableError(`${what}: unexpected ${JSON.stringify(word)}`, 'syntax');
-  return word as T;
-}
-
 export function parseThinPoolStatus(status: string): ThinPoolStatus {
-  const w = tokenize(status);
-  if (w.length === 1 && (w[0] === 'Fail' || w[0] === 'Error')) return { state: w[0] === 'Fail' ? 'fail' : 'error' };
-  if (w.length < 8) throw new TableError(`malformed thin-pool status ${JSON.stringify(status)}`, 'syntax');
-  const [usedMetadataBlocks, totalMetadataBlocks] = pair(w[1], 'metadata');
-  const [usedDataBlocks, totalDataBlocks] = pair(w[2], 'data');
-  return {
+  const a = statusReader(status);
+  if (a.remaining === 1 && (status.trim() === 'Fail' || status.trim() === 'Error')) return { state: status.trim() === 'Fail' ? 'fail' : 'error' };
+  const transactionId = a.u64('transaction id');
+  const [usedMetadataBlocks, totalMetadataBlocks] = a.ratio('metadata blocks');
+  const [usedDataBlocks, totalDataBlocks] = a.ratio('data blocks');
+  const heldMetadataRoot = a.u64OrDash('held metadata root');
+  const out: ThinPoolStatus = {
     state: 'ok',
-    transactionId: parseU64(w[0], 'transaction id'),
+    transactionId,
     usedMetadataBlocks,
     totalMetadataBlocks,
     usedDataBlocks,
     totalDataBlocks,
-    ...(w[3] === '-' ? {} : { heldMetadataRoot: parseU64(w[3], 'held metadata root') }),
-    mode: oneOf(w[4], ['rw', 'ro', 'out_of_data_space'] as const, 'mode'),
-    discards: oneOf(w[5], ['discard_passdown', 'no_discard_passdown', 'ignore_discard'] as const, 'discards'),
-    noSpace: oneOf(w[6], ['error_if_no_space', 'queue_if_no_space'] as const, 'no-space policy'),
-    needsCheck: oneOf(w[7], ['needs_check', '-'] as const, 'needs_check') === 'needs_check',
-    ...(w[8] !== undefined ? { metadataLowWatermark: parseU64(w[8], 'metadata low watermark') } : {}),
+    ...(heldMetadataRoot === undefined ? {} : { heldMetadataRoot }),
+    mode: a.oneOf('mode', ['rw', 'ro', 'out_of_data_space'] as const),
+    discards: a.oneOf('discards', ['discard_passdown', 'no_discard_passdown', 'ignore_discard'] as const),
+    noSpace: a.oneOf('no-space policy', ['error_if_no_space', 'queue_if_no_space'] as const),
+    needsCheck: a.oneOf('needs_check', ['needs_check', '-'] as const) === 'needs_check',
   };
+  // Kernels since 4.19 or so add the metadata low watermark.
+  if (a.remaining) out.metadataLowWatermark = a.u64('metadata low watermark');
+  a.end();
+  return out;
 }
 
 export function parseThinStatus(status: string): ThinStatus {
-  const w = tokenize(status);
-  if (w.length === 1 && w[0] === 'Fail') return { state: 'fail' };
-  if (w.length === 1 && w[0] === '-') return { state: 'inactive' };
-  if (w.length !== 2) throw new TableError(`malformed thin status ${JSON.stringify(status)}`, 'syntax');
-  const mappedSectors = parseU64(w[0], 'mapped sectors');
-  return w[1] === '-' ? { state: 'ok', mappedSectors } : { state: 'ok', mappedSectors, highestMappedSector: parseU64(w[1], 'highest mapped sector') };
+  const a = statusReader(status);
+  const word = status.trim();
+  if (word === 'Fail') return { state: 'fail' };
+  if (word === '-') return { state: 'inactive' };
+  const mappedSectors = a.u64('mapped sectors');
+  const highestMappedSector = a.u64OrDash('highest mapped sector');
+  a.end();
+  return highestMappedSector === undefined ? { state: 'ok', mappedSectors } : { state: 'ok', mappedSectors, highestMappedSector };
 }
 
 // pool_status, STATUSTYPE_TABLE: "<meta> <data> <block size> <low water> " + emit_flags.

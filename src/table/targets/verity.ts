@@ -1,9 +1,8 @@
 // verity: dm-verity-target.c (with dm-verity-fec.c's options).
-import { optArgWords, parseOptArgs, parseU64, tokenize, type ArgReader, type OptArg } from '../args';
+import { isPowerOfTwo, optArgWords, parseOptArgs, statusReader, type ArgReader, type OptArg } from '../args';
 import { TableError } from '../errors';
 import type { DevRef } from '../devref';
 import type { FieldProblem, TargetBase, TargetDescriptor } from '../types';
-import { isPowerOfTwo } from '../args';
 
 export interface VerityTarget extends TargetBase {
   type: 'verity';
@@ -71,11 +70,13 @@ export const verity: TargetDescriptor<VerityTarget, VerityStatus> = {
     const head = [t.version, dev(t.dataDevice), dev(t.hashDevice), t.dataBlockSize, t.hashBlockSize, t.dataBlocks, t.hashStart, t.algorithm, t.rootDigest, t.salt || '-'].join(' ');
     return words.length ? `${head} ${words.length} ${words.join(' ')}` : head;
   },
+  // verity_status, STATUSTYPE_INFO: "V" or "C", then on newer kernels FEC corrections or "-".
   parseStatus(status) {
-    const w = tokenize(status);
-    if ((w[0] !== 'V' && w[0] !== 'C') || w.length > 2) throw new TableError(`malformed verity status ${JSON.stringify(status)}`, 'syntax');
-    const valid = w[0] === 'V';
-    return w[1] === undefined || w[1] === '-' ? { valid } : { valid, fecCorrected: parseU64(w[1], 'FEC corrections') };
+    const a = statusReader(status);
+    const valid = a.oneOf('state', ['V', 'C'] as const) === 'V';
+    const fecCorrected = a.remaining ? a.u64OrDash('FEC corrections') : undefined;
+    a.end();
+    return fecCorrected === undefined ? { valid } : { valid, fecCorrected };
   },
   devices: (t) => [
     { ref: t.dataDevice, role: 'data device', end: (t.dataBlocks * BigInt(t.dataBlockSize)) / 512n },
