@@ -99,5 +99,6 @@ export async function rename(ref: DeviceRef, to: { name: string } | { uuid: stri
     await dropNode(name, uevent);
     await ensureNode(newName, r.major, r.minor, uevent);
   }
-  return toInfo(r);
+  // The reply's name/uuid fields are the ones we sent; report the device as it now is.
+  return { ...toInfo(r), ...(byUuid ? { uuid: newName } : { name: newName }) };
 }

@@ -1,0 +1,41 @@
+// dm devices for integration tests. Every test device is named dmtest-<pid>-<tag>, so a sweep
+// can find and remove leftovers of a crashed run without touching anyone else's devices.
+import fs from 'node:fs';
+import * as dm from '../../src/dm';
+
+export const PREFIX = 'dmtest-';
+
+export function testName(tag: string): string {
+  return `${PREFIX}${process.pid}-${tag}`;
+}
+
+/** Resumes (so no I/O stays queued) and removes one device; true if it is gone. */
+async function removeQuietly(name: string): Promise<boolean> {
+  try {
+    if (dm.infoSync(name).flags.suspended) await dm.resume(name, { node: false }).catch(() => undefined);
+    await dm.remove(name, { retry: { attempts: 5, delayMs: 100 } });
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === 'ENXIO';
+  }
+}
+
+/**
+ * Removes every dm device whose name starts with `prefix` (default: all test devices), devices
+ * stacked on others first, and then their stale /dev/mapper nodes. Returns the names that could
+ * not be removed (still open).
+ */
+export async function sweep(prefix = PREFIX): Promise<string[]> {
+  let left = dm.listDevicesSync().filter((d) => d.name.startsWith(prefix)).map((d) => d.name);
+  // A device under another one is busy until its holder is gone: go round while that helps.
+  for (let progress = true; left.length && progress; ) {
+    const before = left.length;
+    for (const name of left) await removeQuietly(name);
+    left = dm.listDevicesSync().filter((d) => d.name.startsWith(prefix)).map((d) => d.name);
+    progress = left.length < before;
+  }
+  const live = new Set(left);
+  for (const entry of fs.existsSync(dm.MAPPER_DIR) ? fs.readdirSync(dm.MAPPER_DIR) : [])
+    if (entry.startsWith(prefix) && !live.has(entry)) fs.rmSync(dm.nodePath(entry), { force: true });
+  return left;
+}
