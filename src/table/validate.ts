@@ -5,7 +5,7 @@ import { devRefKey, type DevRef } from './devref';
 import { TableError } from './errors';
 import type { Table, Target } from './model';
 import { descriptorFor } from './registry';
-import { isGeneric, parseTarget } from './table';
+import { formatTarget, isGeneric, parseTarget } from './table';
 import type { TargetDescriptor } from './types';
 
 /** Sizes of devices, in 512-byte sectors; undefined: no such device. */
@@ -30,15 +30,33 @@ function versionAtLeast(have: readonly number[], want: readonly number[]): boole
 
 const v = (x: readonly number[]) => x.join('.');
 
-/** The typed form of a target for checking, or undefined if it has none (or its params do not parse). */
-function typed(t: Target): { t: Target; d: TargetDescriptor } | undefined {
+const kindOf = (x: unknown): string => (Array.isArray(x) ? 'array' : x === null ? 'null' : typeof x);
+
+/** Same JS kind as the parsed value; a {major, minor} stands wherever a device string does. */
+function sameKind(given: unknown, parsed: unknown): boolean {
+  if (typeof parsed === 'string' && given !== null && typeof given === 'object' && 'major' in given && 'minor' in given) return true;
+  return kindOf(given) === kindOf(parsed);
+}
+
+/**
+ * The typed form of a target for checking: a generic target of a known type is parsed; a typed one
+ * is formatted and parsed back, which catches field values the kernel could not be given (negative
+ * numbers, words with spaces, a missing key) and fields of the wrong JS type (a number for a bigint).
+ * undefined: no typed form to check.
+ */
+function typedForm(t: Target): { t: Target; d: TargetDescriptor } | TableError | undefined {
   const d = descriptorFor(t.type);
   if (!d) return undefined;
-  if (!isGeneric(t)) return { t, d };
   try {
-    return { t: parseTarget(t.start, t.length, t.type, t.params), d };
-  } catch {
-    return undefined;
+    if (isGeneric(t)) return { t: parseTarget(t.start, t.length, t.type, t.params), d };
+    const back = parseTarget(t.start, t.length, t.type, formatTarget(t, { dev: devRefKey })) as unknown as Record<string, unknown>;
+    const wrong = Object.keys(back).find((k) => !sameKind((t as unknown as Record<string, unknown>)[k], back[k]));
+    if (wrong) return new TableError(`${wrong}: expected a ${kindOf(back[wrong])}, got a ${kindOf((t as unknown as Record<string, unknown>)[wrong])}`, 'field');
+    return { t, d };
+  } catch (e) {
+    if (e instanceof TableError) return e;
+    // A field of the wrong JS type (a number where a bigint belongs, say) fails inside format.
+    return new TableError(`fields do not form a valid ${t.type} target (${(e as Error).message})`, 'field');
   }
 }
 
@@ -52,7 +70,16 @@ export function tableProblems(table: Table, opts: ValidateOptions = {}): TableEr
   let expected = 0n;
 
   table.forEach((t, i) => {
-    const line = i + 1;
+    try {
+      checkTarget(t, i + 1);
+    } catch (e) {
+      // Validation reports; it does not crash on odd input (e.g. an identify() that cannot resolve a path).
+      out.push(e instanceof TableError ? e.at(i + 1, t?.type) : new TableError(`cannot check this target: ${(e as Error).message}`, 'field', i + 1, t?.type));
+    }
+  });
+  return out;
+
+  function checkTarget(t: Target, line: number): void {
     const err = (msg: string, rule: TableError['rule']) => out.push(new TableError(msg, rule, line, t.type));
     if (typeof t.start !== 'bigint' || typeof t.length !== 'bigint' || typeof t.type !== 'string') {
       err('start and length must be bigints and type a string', 'syntax');
@@ -70,7 +97,12 @@ export function tableProblems(table: Table, opts: ValidateOptions = {}): TableEr
       err(`unknown target type ${JSON.stringify(t.type)}`, 'unknown-target');
     }
 
-    const td = typed(t);
+    const td = typedForm(t);
+    if (td instanceof TableError) {
+      // Generic targets that do not parse are left to the kernel: they may use features newer than this library.
+      if (!isGeneric(t)) out.push(td.at(line, t.type));
+      return;
+    }
     if (!td) return;
     for (const p of td.d.check?.(td.t) ?? []) err(p.message, p.rule);
 
@@ -100,8 +132,7 @@ export function tableProblems(table: Table, opts: ValidateOptions = {}): TableEr
         if (!versionAtLeast(kv.version, f.version)) err(`${f.feature} needs ${t.type} target ${v(f.version)}; the kernel has ${v(kv.version)}`, 'target-version');
       }
     }
-  });
-  return out;
+  }
 }
 
 /** Throws the first problem (a TableError); returns nothing when the table is fit to load. */

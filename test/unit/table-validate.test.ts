@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseTable, TableError, tableProblems, validateTable, type Target } from '../../src/table';
 import type { RawTargetVersion } from '../../src/native';
+import { anyTypedTarget } from './table-arbitraries';
 
 const lengths = fc.array(fc.bigInt({ min: 1n, max: 1n << 32n }), { minLength: 1, maxLength: 12 });
 
@@ -174,6 +175,34 @@ describe('validateTable: kernel target versions', () => {
       [2, 'gap'],
       [2, 'unknown-target'],
     ]);
+  });
+
+  it('typed fields the kernel could not be given are caught, as TableErrors', () => {
+    const base = { start: 0n, length: 8n, type: 'linear' as const, device: '7:0' };
+    expect(catchTableError(() => validateTable([{ ...base, offset: -1n }]))).toMatchObject({ line: 1, rule: 'syntax' });
+    expect(catchTableError(() => validateTable([{ ...base, offset: 5 as unknown as bigint }]))).toMatchObject({ line: 1, rule: 'field' });
+    expect(catchTableError(() => validateTable([{ ...base, device: '/dev/my disk', offset: 0n }]))).toMatchObject({ rule: 'syntax' });
+    const keyAsString = { start: 0n, length: 8n, type: 'crypt', cipher: 'aes-xts-plain64', key: '00112233445566778899aabbccddeeff', ivOffset: 0n, device: '7:0', offset: 0n };
+    const e = catchTableError(() => validateTable([keyAsString as unknown as Target]));
+    expect(e.rule).toBe('field');
+    expect(e.message).not.toContain('00112233');
+  });
+
+  it('no valid typed target is refused for its syntax or field types (no false alarms from the round-trip check)', () => {
+    fc.assert(
+      fc.property(anyTypedTarget, (t) => {
+        const problems = tableProblems([{ ...t, start: 0n }]);
+        expect(problems.filter((p) => p.rule === 'syntax' || /expected a/.test(p.message))).toEqual([]);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('an identify() that throws is reported, not thrown', () => {
+    const identify = () => {
+      throw new Error('ENOENT: no such file');
+    };
+    expect(catchTableError(() => validateTable(parseTable('0 8 snapshot /dev/nope 7:1 P 8'), { identify }))).toMatchObject({ rule: 'field', line: 1 });
   });
 
   it('a non-array is a TypeError, not a generic Error', () => {
