@@ -68,4 +68,20 @@ describe('crypt key secrecy', () => {
       expect(formatTable([parseTarget(0n, 8n, 'crypt', params)])).toBe(`0 8 crypt ${params}\n`);
     }
   });
+
+  it('an integrity hash/journal key is kept the same way', () => {
+    const text = `0 8 integrity 7:0 0 32 J 2 internal_hash:hmac(sha256):${KEY} journal_mac:hmac(sha256):${KEY}\n`;
+    const table = parseTable(text);
+    expect(formatTable(table)).toBe(text);
+    expect(leaks(util.inspect(table, { depth: 10 }))).toBe(false);
+    expect(leaks(JSON.stringify(table, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))).toBe(false);
+    let msg = '';
+    try {
+      parseTable(`0 8 integrity 7:0 0 32 J 1 internal_hash:hmac(sha256):${KEY}x`);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).not.toBe('');
+    expect(leaks(msg)).toBe(false);
+  });
 });
