@@ -16,8 +16,8 @@ export interface ParseOptions {
   generic?: boolean | readonly string[];
   /**
    * When a known type's parameters do not parse (say a feature newer than this library), keep the
-   * target generic instead of throwing. Never for targets that can hold a key (crypt, integrity):
-   * their params would then be an unredacted string.
+   * target generic instead of throwing. Never for types that can hold a key (those whose descriptor
+   * has `secure`: crypt, integrity): their params would then be an unredacted string.
    */
   fallback?: boolean;
 }
@@ -26,8 +26,6 @@ export interface FormatOptions {
   /** Spells a device reference; default: "M:m" as is, {major, minor}, or a path stat'ed for its rdev. */
   dev?: DevFormatter;
 }
-
-const KEY_BEARING = new Set(['crypt', 'integrity']);
 
 export function isGeneric(t: Target): t is GenericTarget {
   return typeof (t as GenericTarget).params === 'string';
@@ -50,7 +48,7 @@ export function parseTarget(start: bigint, length: bigint, type: string, params:
   } catch (e) {
     if (!(e instanceof TableError)) throw e;
     // Parsers quote the token they choke on; in a target that holds a key that token may be the key.
-    if (KEY_BEARING.has(type)) throw new TableError(e.detail.replace(/"(?:[^"\\]|\\.)*"/g, '<redacted>'), e.rule);
+    if (d.secure) throw new TableError(e.detail.replace(/"(?:[^"\\]|\\.)*"/g, '<redacted>'), e.rule);
     if (opts.fallback) return { start, length, type, params };
     throw e;
   }
@@ -128,9 +126,14 @@ export function fromRawTargets(raw: readonly RawTarget[], opts: ParseOptions = {
 /** True when the table holds a key, so the loader must set DM_SECURE_DATA_FLAG (and wipe its buffers). */
 export function needsSecureData(table: Table): boolean {
   return table.some((t) => {
-    if (isGeneric(t)) return t.type === 'crypt' || (t.type === 'integrity' && /\b(internal_hash|journal_crypt|journal_mac):[^:\s]+:/.test(t.params));
     const d = descriptorFor(t.type);
-    return d?.secure?.(t) ?? false;
+    if (!d?.secure) return false;
+    if (!isGeneric(t)) return d.secure(t);
+    try {
+      return d.secure(parseTarget(t.start, t.length, t.type, t.params));
+    } catch {
+      return true; // cannot tell: treat it as holding a key
+    }
   });
 }
 
