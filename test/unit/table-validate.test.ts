@@ -102,7 +102,9 @@ describe('validateTable: target rules', () => {
 
   it('field rules of other targets (thin-pool block size, striped divisibility, flakey exclusivity)', () => {
     expect(catchTableError(() => validateTable(parseTable('0 8 thin-pool 7:0 7:1 100 0 0')))).toMatchObject({ rule: 'field', message: expect.stringContaining('block size') });
-    expect(catchTableError(() => validateTable(parseTable('0 9 striped 2 8 7:0 0 7:1 0')))).toMatchObject({ rule: 'field' });
+    expect(catchTableError(() => validateTable(parseTable('0 9 striped 2 8 7:0 0 7:1 0')))).toMatchObject({ rule: 'field', message: expect.stringContaining('stripes') });
+    expect(catchTableError(() => validateTable(parseTable('0 20 striped 2 8 7:0 0 7:1 0')))).toMatchObject({ rule: 'field', message: expect.stringContaining('chunks') });
+    expect(() => validateTable(parseTable('0 48 striped 2 24 7:0 0 7:1 0'))).not.toThrow();
     expect(catchTableError(() => validateTable(parseTable('0 9 flakey 7:0 0 1 1 2 drop_writes error_writes')))).toMatchObject({ rule: 'field' });
   });
 });
@@ -127,8 +129,8 @@ describe('validateTable: devices', () => {
   });
 
   it('striped checks each stripe for its share of the length', () => {
-    expect(() => validateTable(parseTable('0 200 striped 2 8 7:0 0 7:1 0'), { devices })).not.toThrow();
-    expect(catchTableError(() => validateTable(parseTable('0 202 striped 2 8 7:0 0 7:1 0'), { devices })).rule).toBe('device-too-small');
+    expect(() => validateTable(parseTable('0 192 striped 2 8 7:0 0 7:1 4'), { devices })).not.toThrow();
+    expect(catchTableError(() => validateTable(parseTable('0 192 striped 2 8 7:0 0 7:1 8'), { devices })).rule).toBe('device-too-small');
   });
 });
 

@@ -2,7 +2,7 @@
 import { statusReader, type ArgReader } from '../args';
 import { TableError } from '../errors';
 import type { DevRef } from '../devref';
-import type { TargetBase, TargetDescriptor } from '../types';
+import type { FieldProblem, TargetBase, TargetDescriptor } from '../types';
 
 export interface LinearTarget extends TargetBase {
   type: 'linear';
@@ -94,12 +94,17 @@ export const striped: TargetDescriptor<StripedTarget, StripedStatus> = {
     const per = t.stripes.length ? (t.length + BigInt(t.stripes.length) - 1n) / BigInt(t.stripes.length) : 0n;
     return t.stripes.map((s, i) => ({ ref: s.device, role: `stripe ${i}`, end: s.offset + per }));
   },
+  // stripe_ctr: at least one stripe, chunk > 0 (any size on current kernels), and the length must
+  // split into whole chunks on every stripe.
   check(t) {
-    const out = [];
-    if (t.stripes.length < 1) out.push({ rule: 'field' as const, message: 'at least one stripe is needed' });
-    else if (t.length % BigInt(t.stripes.length) !== 0n) out.push({ rule: 'field' as const, message: `length ${t.length} is not divisible by the ${t.stripes.length} stripes` });
-    // dm-stripe takes any chunk size since 4.x, but older kernels want a power of two; only 0 is always wrong.
-    if (t.chunkSize === 0n) out.push({ rule: 'field' as const, message: 'chunk size must be > 0' });
+    const out: FieldProblem[] = [];
+    const n = BigInt(t.stripes.length);
+    if (n < 1n) out.push({ rule: 'field', message: 'at least one stripe is needed' });
+    if (t.chunkSize === 0n) out.push({ rule: 'field', message: 'chunk size must be > 0' });
+    if (n >= 1n && t.length % n !== 0n) out.push({ rule: 'field', message: `length ${t.length} is not divisible by the ${n} stripes` });
+    else if (n >= 1n && t.chunkSize > 0n && (t.length / n) % t.chunkSize !== 0n) {
+      out.push({ rule: 'field', message: `each stripe's ${t.length / n} sectors are not a whole number of ${t.chunkSize}-sector chunks` });
+    }
     return out;
   },
 };
