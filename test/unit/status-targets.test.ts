@@ -33,6 +33,8 @@ describe('thin provisioning (thin-provisioning.rst "Status")', () => {
     expect(parseStatus('thin-pool', '5 200/4096 65535/65536 17 out_of_data_space ignore_discard error_if_no_space needs_check')).toMatchObject({
       heldMetadataRoot: 17n, mode: 'out_of_data_space', discards: 'ignore_discard', noSpace: 'error_if_no_space', needsCheck: true,
     });
+    // Kernels before needs_check (dm-thin.c of 3.1x) print seven words.
+    expect(parseStatus('thin-pool', '1 10/20 30/40 - ro no_discard_passdown queue_if_no_space')).toMatchObject({ mode: 'ro', needsCheck: false });
     expect(parseStatus('thin-pool', 'Fail')).toEqual({ state: 'fail' });
     expect(parseStatus('thin-pool', 'Error')).toEqual({ state: 'error' });
     expect(() => parseStatus('thin-pool', '0 141/4161600 0/3276800 - rx discard_passdown queue_if_no_space -')).toThrow(/mode/);

@@ -78,9 +78,9 @@ export function parseThinPoolStatus(status: string): ThinPoolStatus {
     mode: a.oneOf('mode', ['rw', 'ro', 'out_of_data_space'] as const),
     discards: a.oneOf('discards', ['discard_passdown', 'no_discard_passdown', 'ignore_discard'] as const),
     noSpace: a.oneOf('no-space policy', ['error_if_no_space', 'queue_if_no_space'] as const),
-    needsCheck: a.oneOf('needs_check', ['needs_check', '-'] as const) === 'needs_check',
+    // Older kernels stop before needs_check, and before the metadata low watermark.
+    needsCheck: a.remaining > 0 && a.oneOf('needs_check', ['needs_check', '-'] as const) === 'needs_check',
   };
-  // Kernels since 4.19 or so add the metadata low watermark.
   if (a.remaining) out.metadataLowWatermark = a.u64('metadata low watermark');
   a.end();
   return out;
