@@ -6,6 +6,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
+const { StringDecoder } = require('node:string_decoder');
 const { CACHE, ensureQemu, ensureKernel, ensureBusybox, log } = require('./assets');
 const { buildInitramfs } = require('./initramfs');
 
@@ -34,7 +35,8 @@ function writeCommand(runDir, cmd, cwd) {
   const env = PASS_ENV.filter((k) => process.env[k] !== undefined).map((k) => `export ${k}=${quote(process.env[k])}`);
   const script = [
     ...env,
-    'export HOME=/root DEVMAPPER_RIG=1',
+    // The serial console is a terminal; tell tools not to redraw progress lines on it.
+    'export HOME=/root DEVMAPPER_RIG=1 CI="${CI:-true}"',
     `cd ${quote(cwd)} || exit 97`,
     cmd.map(quote).join(' '),
   ].join('\n');
@@ -89,7 +91,8 @@ async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd()
 function boot(qemu, args, timeout) {
   return new Promise((resolve, reject) => {
     const child = spawn(qemu, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    child.stdout.on('data', (d) => process.stdout.write(d.toString('latin1').replace(/\r\n/g, '\n').replace(/\r/g, '')));
+    const text = new StringDecoder('utf8');
+    child.stdout.on('data', (d) => process.stdout.write(text.write(d).replace(/\r\n/g, '\n').replace(/\r/g, '')));
     const timer = setTimeout(() => { log(`timed out after ${timeout}s`); child.kill('SIGKILL'); }, timeout * 1000);
     const stop = () => child.kill('SIGKILL');
     process.once('SIGINT', stop);
