@@ -110,8 +110,15 @@ describe('DEV_CREATE, DEV_STATUS, DEV_REMOVE', () => {
 
   it('creates a device with the minor number asked for', async () => {
     const name = testName('minor');
-    expect((await dm.create(name, { minor: 4000 })).minor).toBe(4000);
-    expect((await failure(dm.create(testName('minor2'), { minor: 4000 }))).code).toBe('EBUSY');
+    const made = await dm.create(name, { minor: 4000 });
+    expect(made.minor).toBe(4000);
+    expect(nodeDev(name)).toBe(`${made.major}:4000`);
+    // A minor in use is refused (Debian's 6.1 answers ENXIO, not EBUSY) and nothing is made.
+    const err = await failure(dm.create(testName('minor2'), { minor: 4000 }));
+    expect(err).toMatchObject({ command: 'DEV_CREATE', device: testName('minor2') });
+    expect(['ENXIO', 'EBUSY']).toContain(err.code);
+    expect(exists(testName('minor2'))).toBe(false);
+    expect((await dm.create(testName('minor3'), { minor: (1 << 20) - 1 })).minor).toBe((1 << 20) - 1);
   });
 
   it('refuses a second device of the same name with EBUSY', async () => {
