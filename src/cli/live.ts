@@ -1,0 +1,2 @@
+import { Command } from 'commander';
+export function registerLiveVerbs(_program: Command): void {}

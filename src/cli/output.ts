@@ -1,0 +1,93 @@
+// What verbs print: JSON (bigints as exact numbers), aligned human tables, and dmsetup's lines.
+import { formatSize } from '../units';
+
+let stdout: (s: string) => void = (s) => void process.stdout.write(s);
+
+/** Tests capture output here instead of stdout. */
+export function setWriter(w: (s: string) => void): void {
+  stdout = w;
+}
+
+export function write(text: string): void {
+  stdout(text);
+}
+
+export function line(text = ''): void {
+  stdout(`${text}\n`);
+}
+
+const BIG = '\u0000big:';
+
+/** JSON with two-space indent; bigints come out as plain JSON numbers, every digit kept. */
+export function toJson(value: unknown): string {
+  const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${BIG}${v}` : v), 2);
+  return text.replace(new RegExp(`"${BIG}(-?\\d+)"`, 'g'), '$1');
+}
+
+export function json(value: unknown): void {
+  line(toJson(value));
+}
+
+/** Columns padded to their widest cell, two spaces apart; the last column is not padded. */
+export function table(headers: string[], rows: string[][]): string {
+  const all = [headers, ...rows];
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : (c ?? '').padEnd(widths[i]))).join('  ').trimEnd())
+    .join('\n') + '\n';
+}
+
+export function printTable(headers: string[], rows: string[][]): void {
+  write(table(headers, rows));
+}
+
+/** dmsetup's line for one target of a table or status: the space after the type stays. */
+export function targetLine(t: { start: bigint; length: bigint; type: string; params: string }): string {
+  return `${t.start} ${t.length} ${t.type} ${t.params}`;
+}
+
+/** dmsetup's key hiding for `table` without --showkeys: the crypt key (unless a keyring
+ *  reference) and integrity's internal_hash/journal_crypt/journal_mac keys become zeros. */
+export function hideKeys(type: string, params: string): string {
+  if (type === 'crypt') {
+    const first = params.indexOf(' ');
+    if (first < 0) return params;
+    const start = first + 1;
+    if (params[start] === ':') return params;
+    let end = params.indexOf(' ', start);
+    if (end < 0) end = params.length;
+    return params.slice(0, start) + '0'.repeat(end - start) + params.slice(end);
+  }
+  if (type === 'integrity') {
+    let out = params;
+    for (const name of ['internal_hash:', 'journal_crypt:', 'journal_mac:']) out = hideAfter(out, name);
+    return out;
+  }
+  return params;
+}
+
+/** libdm's hide_key: after `name`, an optional `alg:key`; the key (up to a space) becomes zeros. */
+function hideAfter(params: string, name: string): string {
+  const at = params.indexOf(name);
+  if (at < 0) return params;
+  let i = at + name.length;
+  while (i < params.length && params[i] !== ' ' && params[i] !== ':') i++;
+  if (params[i] !== ':') return params;
+  i++;
+  let end = i;
+  while (end < params.length && params[end] !== ' ') end++;
+  return params.slice(0, i) + '0'.repeat(end - i) + params.slice(end);
+}
+
+export function size(bytes: bigint): string {
+  return formatSize(bytes);
+}
+
+/** 1h02m, 3m05s, 42s. */
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--';
+  const s = Math.round(seconds);
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
