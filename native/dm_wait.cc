@@ -120,11 +120,15 @@ Napi::Value DmWait(const Napi::CallbackInfo& info) {
     return handle;
   }
 
-  // The finalizer runs on the JS thread after the waiter released the function: only then is
-  // it safe to join the thread and drop the waiter's reference.
+  // The finalizer runs on the JS thread once the waiter released the function, or when the
+  // environment shuts down under a wait that never ended (a worker terminated): then the
+  // eventfd wakes the waiter, whose BlockingCall returns napi_closing, so the join cannot hang.
   auto* keep = new std::shared_ptr<WaitState>(s);
   s->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function(), "dmWait", 0, 1, keep,
                                           [](Napi::Env, std::shared_ptr<WaitState>* k) {
+                                            uint64_t one = 1;
+                                            ssize_t n = write((*k)->efd, &one, sizeof one);
+                                            (void)n;
                                             if ((*k)->thread.joinable()) (*k)->thread.join();
                                             delete k;
                                           });

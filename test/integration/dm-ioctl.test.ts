@@ -1,5 +1,8 @@
 // Every dm-ioctl command against the real kernel (as root, in the QEMU rig), on loop devices.
+import { once } from 'node:events';
 import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import { DmError } from '../../src/errors';
@@ -414,6 +417,19 @@ describe('DEV_WAIT', () => {
     await sleep(200);
     await dm.remove(name);
     expect((await within(waiting, 10_000, 'the wait on a removed device')).code).toBe('ENXIO');
+  });
+
+  it('a worker terminated in the middle of a wait shuts down without hanging', async () => {
+    const name = await device('worker', zero());
+    const addon = path.join(__dirname, '../../build/Release/devmapper.node');
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const n = require(${JSON.stringify(addon)});
+      n.dmWait({ name: ${JSON.stringify(name)}, eventNr: ${dm.infoSync(name).eventNr} }).promise.catch(() => {});
+      parentPort.postMessage('waiting');`;
+    const w = new Worker(code, { eval: true });
+    await within(once(w, 'message'), 10_000, 'the worker starting its wait');
+    await within(w.terminate(), 10_000, 'terminating the worker');
   });
 
   it('many waits at once do not starve the libuv pool', async () => {
