@@ -1,7 +1,12 @@
 // devmapper's public API: raw ioctls under `dm`, loop devices under `loop`, the typed table
-// and status model at the top level.
+// and status model, and typed loading and reading of tables, at the top level.
 export * as dm from './dm';
 export * as loop from './loop';
 export * from './table';
+// Typed tables to and from the kernel (src/table itself stays pure).
+export {
+  type KernelDeviceProvider, type KernelDeviceProviderOptions, type TableLoadOptions, type ReadTableOptions, type ReadStatusOptions,
+  loadTable, readTable, readStatus, statusAs, kernelDeviceProvider, kernelVersions, kernelTableProblems, devPathFormatter,
+} from './table/kernel';
 export * from './units';
 export { DmError } from './errors';

@@ -12,7 +12,8 @@ export type TableRule =
   | 'device-too-small'
   | 'merge-beside-origin'
   | 'unknown-target'
-  | 'target-version';
+  | 'target-version'
+  | 'read-only'; // the target loads only in a read-only table (verity)
 
 /**
  * Every problem with a table. `line` is 1-based: the line of the text given to parseTable, or the

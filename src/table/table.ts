@@ -2,11 +2,11 @@
 // kernel's bytes: typed parsers keep its spelling, and generic targets keep params untouched.
 import type { RawTarget } from '../native';
 import { ArgReader, parseU64, tokenize } from './args';
-import { devRefToString, type DevRef } from './devref';
+import { devRefKey, devRefToString, type DevRef } from './devref';
 import { TableError } from './errors';
 import type { RawStatus, StatusMap, Table, Target, TypedTarget } from './model';
 import { descriptorFor } from './registry';
-import type { DevFormatter, GenericTarget } from './types';
+import type { DevFormatter, GenericTarget, TargetDescriptor } from './types';
 
 export interface ParseOptions {
   /**
@@ -39,12 +39,34 @@ function wantsGeneric(type: string, opts: ParseOptions): boolean {
   return opts.generic === true || (Array.isArray(opts.generic) && opts.generic.includes(type));
 }
 
+/**
+ * Trailing whitespace the kernel printed that the descriptor's format does not write: some kernels
+ * end a line with a space where others do not (Debian's 6.1 flakey prints a space after every word).
+ * Held in a non-enumerable property, so it is not a typed field (nor compared, nor in JSON), and
+ * formatTarget writes it back: the round trip stays byte-exact on every kernel.
+ */
+const TRAILING = Symbol('trailing whitespace');
+
+function keepTrailingSpace(t: Target, d: TargetDescriptor, params: string): Target {
+  const body = params.trimEnd();
+  if (body === params) return t;
+  let formatted: string;
+  try {
+    formatted = d.format(t, devRefKey);
+  } catch {
+    return t;
+  }
+  // Only where format writes the same words and no trailing whitespace of its own (thin-pool's is its own).
+  if (formatted === body) Object.defineProperty(t, TRAILING, { value: params.slice(body.length), enumerable: false });
+  return t;
+}
+
 /** One target from its parts. Errors carry no line (callers add it) and never quote a key. */
 export function parseTarget(start: bigint, length: bigint, type: string, params: string, opts: ParseOptions = {}): Target {
   const d = descriptorFor(type);
   if (!d || wantsGeneric(type, opts)) return { start, length, type, params };
   try {
-    return { start, length, type, ...d.parse(new ArgReader(tokenize(params))) } as Target;
+    return keepTrailingSpace({ start, length, type, ...d.parse(new ArgReader(tokenize(params))) } as Target, d, params);
   } catch (e) {
     if (!(e instanceof TableError)) throw e;
     // Parsers quote the token they choke on; in a target that holds a key that token may be the key.
@@ -60,7 +82,7 @@ export function formatTarget(t: Target, opts: FormatOptions = {}): string {
   const d = descriptorFor(t.type);
   if (!d) throw new TableError(`no typed form for target type ${JSON.stringify(t.type)}; give params as a string`, 'unknown-target', 0, t.type);
   const dev = opts.dev ?? ((r: DevRef) => devRefToString(r));
-  return d.format(t, dev);
+  return d.format(t, dev) + ((t as { [TRAILING]?: string })[TRAILING] ?? '');
 }
 
 const TYPE_RE = /^[A-Za-z0-9_.+-]+$/;

@@ -73,7 +73,7 @@ export const crypt: TargetDescriptor<CryptTarget, EmptyStatus> = {
     if (!(t.key instanceof CryptKey)) out.push({ rule: 'field', message: 'key must be a CryptKey' });
     const ss = t.sectorSize;
     if (ss !== undefined && (!isPowerOfTwo(ss) || ss < 512 || ss > 4096)) out.push({ rule: 'field', message: `sector size ${ss} is not a power of two in 512..4096` });
-    if (ss !== undefined && t.length % BigInt(ss / 512 || 1) !== 0n) out.push({ rule: 'field', message: `length is not a multiple of the ${ss}-byte sector size` });
+    else if (ss !== undefined && t.length % BigInt(ss / 512) !== 0n) out.push({ rule: 'field', message: `length is not a multiple of the ${ss}-byte sector size` });
     return out;
   },
   features(t) {
