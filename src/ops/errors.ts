@@ -65,3 +65,13 @@ function describeState(s: OperationState): string {
     });
   return [...parts, ...s.notes].join('; ') || 'unknown';
 }
+
+/** An error with a code, for refusals found while inspecting (before anything changes). */
+export function refusal(message: string, code = 'EINVAL'): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
+
+/** An OperationError for a refusal before anything changed. */
+export function refused(operation: string, step: string, cause: unknown): OperationError {
+  return new OperationError({ operation, step, cause, state: { asBefore: true, devices: [], notes: [] }, completed: [] });
+}

@@ -1,0 +1,140 @@
+// describe(): what a device is, from the kernel's tables alone (names, uuids, tables, status).
+import * as dm from '../dm';
+import type { RawTarget } from '../native';
+import { parseDevNum, parseSnapshotStatus, percentFull, type DevNum, type SnapshotStatus } from '../table';
+import { cowInfo, type CowInfo } from './cow';
+import { devKey, dmDeviceAt, infoOrNone, liveTable, pathOf, tableText } from './kernel';
+import { baseName, baseOwner, isSnapUuid } from './naming';
+
+export type DeviceRole = 'plain' | 'diverted' | 'merging' | 'origin' | 'snapshot';
+
+export interface CowState extends CowInfo {
+  status: SnapshotStatus;
+  /** Fill level 0-100, when the status has numbers. */
+  percentFull?: number;
+}
+
+export interface SnapshotDescription {
+  name: string;
+  cow: CowState;
+  chunkSectors: number;
+  persistent: string;
+}
+
+export interface Description {
+  name: string;
+  /** plain: no devmapper snapshot; diverted: writes go to a COW over a frozen base; merging: the
+   *  COW is being merged (back) into the base; origin: live origin with point-in-time snapshots;
+   *  snapshot: a point-in-time snapshot of `origin`. */
+  state: DeviceRole;
+  suspended: boolean;
+  /** The hidden device holding the original table (diverted, merging, origin, snapshot). */
+  base?: { name: string; path: string; dev: string; readOnly: boolean; table: string };
+  /** diverted / merging / snapshot: the COW store and its fill level. */
+  cow?: CowState;
+  chunkSectors?: number;
+  persistent?: string;
+  /** merging: whether the kernel has finished copying (allocated == metadata). */
+  merge?: { complete: boolean; failed: boolean };
+  /** origin (and merging, when other snapshots remain): the point-in-time snapshots. */
+  snapshots?: SnapshotDescription[];
+  /** snapshot: the live origin device. */
+  origin?: string;
+  /** plain: a base device left over by an interrupted operation. */
+  leftoverBase?: string;
+}
+
+/** Internal view with the raw pieces the operations need. */
+export interface Inspection extends Description {
+  info: dm.DeviceInfo;
+  table: RawTarget[];
+  baseInfo?: dm.DeviceInfo;
+  baseTable?: RawTarget[];
+  cowNum?: DevNum;
+}
+
+const SNAP_TYPES = new Set(['snapshot', 'snapshot-merge', 'snapshot-origin']);
+
+function words(params: string): string[] {
+  return params.trim().split(/\s+/);
+}
+
+async function cowState(cowRef: string, status: string): Promise<CowState> {
+  const num = parseDevNum(cowRef)!;
+  const s = parseSnapshotStatus(status);
+  const pf = percentFull(s);
+  return { ...(await cowInfo(num)), status: s, ...(pf === undefined ? {} : { percentFull: pf }) };
+}
+
+/** The point-in-time snapshots whose origin is `base` (devices with a DEVMAPPER-SNAP uuid). */
+export async function snapshotsOf(base: DevNum, except?: string): Promise<SnapshotDescription[]> {
+  const out: SnapshotDescription[] = [];
+  for (const d of dm.listDevicesSync()) {
+    if (d.name === except) continue;
+    const uuid = d.uuid ?? infoOrNone(d.name)?.uuid;
+    if (!isSnapUuid(uuid)) continue;
+    const t = liveTable(d.name);
+    if (t.length !== 1 || t[0].type !== 'snapshot') continue;
+    const w = words(t[0].params);
+    if (w[0] !== devKey(base)) continue;
+    const st = dm.statusSync(d.name)[0]?.params ?? 'Unknown';
+    out.push({ name: d.name, cow: await cowState(w[1], st), persistent: w[2], chunkSectors: Number(w[3]) });
+  }
+  return out;
+}
+
+export async function inspect(name: string): Promise<Inspection> {
+  const info = dm.infoSync(name);
+  const table = liveTable(name);
+  const out: Inspection = { name, state: 'plain', suspended: info.flags.suspended, info, table };
+  const t = table.length === 1 && SNAP_TYPES.has(table[0].type) ? table[0] : undefined;
+  const w = t ? words(t.params) : [];
+  const originNum = t ? parseDevNum(w[0]) : undefined;
+  const baseInfo = originNum ? dmDeviceAt(originNum) : undefined;
+  const owner = baseOwner(baseInfo?.uuid);
+  if (!t || !baseInfo || owner === undefined) {
+    const left = infoOrNone(baseName(name));
+    if (left && baseOwner(left.uuid) === name) out.leftoverBase = left.name;
+    return out;
+  }
+  out.baseInfo = baseInfo;
+  out.baseTable = liveTable(baseInfo.name);
+  out.base = {
+    name: baseInfo.name,
+    path: pathOf(originNum!),
+    dev: devKey(originNum!),
+    readOnly: baseInfo.flags.readOnly,
+    table: tableText(out.baseTable),
+  };
+  const status = dm.statusSync(name)[0]?.params ?? '';
+  if (t.type === 'snapshot-origin') {
+    out.state = 'origin';
+    out.snapshots = await snapshotsOf(originNum!);
+    return out;
+  }
+  out.cowNum = parseDevNum(w[1]);
+  out.cow = await cowState(w[1], status);
+  out.persistent = w[2];
+  out.chunkSectors = Number(w[3]);
+  if (t.type === 'snapshot-merge') {
+    out.state = 'merging';
+    const s = out.cow.status;
+    out.merge = { complete: s.state === 'active' && s.allocated === s.metadata, failed: s.state === 'merge-failed' || s.state === 'invalid' };
+    const others = await snapshotsOf(originNum!);
+    if (others.length) out.snapshots = others;
+    return out;
+  }
+  if (isSnapUuid(info.uuid)) {
+    out.state = 'snapshot';
+    out.origin = owner;
+    return out;
+  }
+  out.state = 'diverted';
+  return out;
+}
+
+/** What `name` is, from the kernel's device list and tables alone. */
+export async function describe(name: string): Promise<Description> {
+  const { info: _i, table: _t, baseInfo: _b, baseTable: _bt, cowNum: _c, ...d } = await inspect(name);
+  return d;
+}

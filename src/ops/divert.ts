@@ -1,0 +1,77 @@
+// divert(): a live device V keeps its name and contents, but from the switch on its writes go to a
+// COW store, over a hidden base device that holds V's original table (a frozen, consistent image).
+import { performance } from 'node:perf_hooks';
+import * as dm from '../dm';
+import { fromRawTargets, needsSecureData } from '../table';
+import { checkCowSpec, prepareCow, type CowInfo, type CowSpec } from './cow';
+import { inspect } from './describe';
+import { refusal } from './errors';
+import { devKey, infoOrNone, pathOf, tableLength } from './kernel';
+import { baseName, baseOwner, baseUuid, checkOpsName } from './naming';
+import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
+import type { SuspendChoice } from './replace';
+import { removeDevice, Tx } from './transaction';
+
+export interface DivertOptions extends SnapshotStoreOptions, SuspendChoice {
+  cow: CowSpec;
+}
+
+export interface DivertInfo {
+  name: string;
+  /** The frozen image: a read-only device at /dev/mapper/<V>-dmbase. */
+  base: { name: string; path: string; dev: string };
+  cow: CowInfo;
+  chunkSectors: number;
+  persistent: 'P' | 'PO';
+  /** How long V's I/O stood still at the switch. */
+  freezeMs: number;
+}
+
+/** True when the table can hold a key (crypt): then it loads with DM_SECURE_DATA_FLAG. */
+export function secureTable(t: Parameters<typeof fromRawTargets>[0]): boolean {
+  try {
+    return needsSecureData(fromRawTargets(t, { generic: true }));
+  } catch {
+    return true;
+  }
+}
+
+/** Removes a base left behind by an interrupted operation (ours by uuid, unused). */
+export async function removeLeftoverBase(tx: Tx, name: string): Promise<void> {
+  const left = infoOrNone(baseName(name));
+  if (left && baseOwner(left.uuid) === name && left.openCount === 0) await tx.step('remove leftover base', () => removeDevice(left.name));
+}
+
+export async function divert(name: string, o: DivertOptions): Promise<DivertInfo> {
+  checkOpsName(name);
+  checkObject(o);
+  const cowPlan = checkCowSpec(o.cow);
+  const { chunk, store } = checkStore(o);
+  const tx = new Tx('divert');
+  return tx.run(async () => {
+    const d = await tx.step('inspect', async () => {
+      const d = await inspect(name);
+      if (d.state !== 'plain') throw refusal(`${name} is ${d.state}, not plain: it cannot be diverted`, 'EBUSY');
+      if (d.info.flags.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
+      return d;
+    });
+    if (d.leftoverBase) await removeLeftoverBase(tx, name);
+    const cow = await prepareCow(tx, cowPlan);
+    const base = baseName(name);
+    const secure = secureTable(d.table);
+    await tx.create('base', base, { uuid: baseUuid(name), readOnly: true });
+    await tx.load('base', base, d.table, { readOnly: true, secure });
+    await tx.resume('base', base);
+    const b = dm.infoSync(base);
+    const snap = { start: 0n, length: tableLength(d.table), type: 'snapshot', params: `${devKey(b)} ${cow.dev} ${store} ${chunk}` };
+    await tx.load('V', name, [snap], { readOnly: d.info.flags.readOnly });
+    const t0 = performance.now();
+    await tx.suspend('V', name, { noflush: o.noflush, skipLockfs: o.skipLockfs });
+    await tx.resume('V', name);
+    const freezeMs = performance.now() - t0;
+    tx.commit();
+    await tx.cleanup('release cow', () => cow.release());
+    const { num: _n, release: _r, ...cowOut } = cow;
+    return { name, base: { name: base, path: pathOf(b), dev: devKey(b) }, cow: cowOut, chunkSectors: chunk, persistent: store, freezeMs };
+  });
+}

@@ -1,0 +1,171 @@
+// merge(): fold a diverted V's COW back into its base and return V to its original table.
+// discard(): return V to its original table, dropping the writes made since the divert.
+// The merge itself runs in the kernel: a later process can follow it and finish it.
+import * as dm from '../dm';
+import { isInvalid, mergeComplete, mergeProgress, parseSnapshotStatus, type SnapshotStatus } from '../table';
+import { dropCow } from './cow';
+import { inspect, snapshotsOf, type Inspection } from './describe';
+import { refusal, refused } from './errors';
+import { devKey, mountsOf, tableLength } from './kernel';
+import { checkOpsName } from './naming';
+import { checkObject, checkSignal } from './options';
+import { secureTable } from './divert';
+import { removeDevice, Tx } from './transaction';
+import { pause } from './wait';
+
+export interface MergeProgress {
+  /** 0..1, measured from the first status this process saw. */
+  fraction: number;
+  /** COW sectors still in use (data + metadata), and the metadata alone (the end point). */
+  allocated: bigint;
+  metadata: bigint;
+  total: bigint;
+}
+
+export interface MergeOptions {
+  onProgress?: (p: MergeProgress) => void;
+  /** Stops waiting (the merge goes on in the kernel; call merge() again to follow and finish it). */
+  signal?: AbortSignal;
+  /** false: start the merge and return at once. Default true: wait and finish. */
+  wait?: boolean;
+  /** Longest pause between two status reads (default 500 ms); the first ones are shorter. */
+  pollMs?: number;
+}
+
+export interface MergeResult {
+  name: string;
+  /** 'merging': started, not waited for; 'done': V is back on its original table, the base removed. */
+  state: 'merging' | 'done';
+}
+
+function checkMergeOptions(o: MergeOptions): void {
+  checkObject(o);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  checkSignal(o.signal);
+  if (o.wait !== undefined && typeof o.wait !== 'boolean') throw new TypeError('wait must be a boolean');
+  if (o.pollMs !== undefined && (typeof o.pollMs !== 'number' || !(o.pollMs > 0))) throw new RangeError('pollMs must be a positive number');
+}
+
+/** The device is mounted or held open by someone. */
+export function inUse(d: Inspection): string | undefined {
+  const m = mountsOf(d.info);
+  if (m.length) return `mounted on ${m.join(', ')}`;
+  if (d.info.openCount > 0) return `open (${d.info.openCount})`;
+  return undefined;
+}
+
+export async function merge(name: string, o: MergeOptions = {}): Promise<MergeResult> {
+  checkOpsName(name);
+  checkMergeOptions(o);
+  const d = await inspect(name);
+  if (d.state === 'diverted') await startMerge(name);
+  else if (d.state !== 'merging') throw refused('merge', 'inspect', refusal(`${name} is ${d.state}: only a diverted device can be merged`, 'EINVAL'));
+  if (o.wait === false) return { name, state: 'merging' };
+  await waitMerge(name, o);
+  await finishMerge(name);
+  return { name, state: 'done' };
+}
+
+async function startMerge(name: string): Promise<void> {
+  const tx = new Tx('merge');
+  await tx.run(async () => {
+    const d = await tx.step('inspect', async () => {
+      const d = await inspect(name);
+      if (d.state !== 'diverted') throw refusal(`${name} is ${d.state}, not diverted`, 'EINVAL');
+      if (d.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
+      if (d.persistent === 'N') throw refusal('a transient (N) COW cannot be merged', 'EINVAL');
+      if (d.cow!.status.state !== 'active') throw refusal(`the COW is ${d.cow!.status.state}: nothing can be merged`, 'EIO');
+      return d;
+    });
+    const base = d.baseInfo!;
+    // snapshot-merge writes into its origin: the base must be writable first.
+    if (base.flags.readOnly) {
+      await tx.load('base', base.name, d.baseTable!, { readOnly: false, secure: secureTable(d.baseTable!) });
+      await tx.suspend('base', base.name, { skipLockfs: true });
+      await tx.resume('base', base.name);
+    }
+    const t = { start: 0n, length: tableLength(d.table), type: 'snapshot-merge', params: `${devKey(base)} ${d.cow!.dev} ${d.persistent} ${d.chunkSectors}` };
+    await tx.load('V', name, [t], { readOnly: d.info.flags.readOnly });
+    // V's old snapshot table is suspended before the merging table resumes (exception handover).
+    await tx.suspend('V', name);
+    await tx.resume('V', name);
+    tx.commit();
+  });
+}
+
+function status(name: string): SnapshotStatus {
+  return parseSnapshotStatus(dm.statusSync(name)[0]?.params ?? 'Unknown');
+}
+
+/** Follows a running merge until the kernel reports it complete. The kernel raises no event for
+ *  merge progress, so this reads the status (tens of microseconds) at growing intervals. */
+export async function waitMerge(name: string, o: MergeOptions = {}): Promise<void> {
+  const signal = checkSignal(o.signal);
+  const maxMs = o.pollMs ?? 500;
+  let initial: bigint | undefined;
+  for (let delay = Math.min(20, maxMs); ; delay = Math.min(maxMs, delay * 2)) {
+    signal?.throwIfAborted();
+    const t = dm.tableSync(name);
+    if (t.length !== 1 || t[0].type !== 'snapshot-merge') throw refusal(`${name} is not merging (its table is ${t.map((x) => x.type).join(', ')})`, 'EINVAL');
+    const s = status(name);
+    if (isInvalid(s) || s.state !== 'active') throw refusal(`the merge of ${name} failed: the kernel reports ${s.state}`, 'EIO');
+    initial ??= s.allocated;
+    o.onProgress?.({ fraction: mergeProgress(s, initial) ?? 0, allocated: s.allocated, metadata: s.metadata, total: s.total });
+    if (mergeComplete(s)) return;
+    await pause(delay, signal);
+  }
+}
+
+/** After a finished merge: V back to its original table (or to snapshot-origin while other
+ *  snapshots of the base remain), then the base and the COW store go. */
+export async function finishMerge(name: string): Promise<void> {
+  const tx = new Tx('finish-merge');
+  await tx.run(async () => {
+    const { d, others } = await tx.step('inspect', async () => {
+      const d = await inspect(name);
+      if (d.state !== 'merging') throw refusal(`${name} is ${d.state}, not merging`, 'EINVAL');
+      if (!d.merge!.complete) throw refusal(`the merge of ${name} has not finished`, 'EBUSY');
+      if (d.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
+      return { d, others: await snapshotsOf(d.baseInfo!) };
+    });
+    const base = d.baseInfo!;
+    const next = others.length
+      ? [{ start: 0n, length: tableLength(d.table), type: 'snapshot-origin', params: devKey(base) }]
+      : d.baseTable!;
+    await tx.load('V', name, next, { readOnly: d.info.flags.readOnly, secure: secureTable(next) });
+    await tx.suspend('V', name);
+    await tx.resume('V', name);
+    tx.commit();
+    if (!others.length) await tx.cleanup('remove base', () => removeDevice(base.name));
+    await tx.cleanup('drop cow', () => dropCow(d.cow!));
+  });
+}
+
+export interface DiscardOptions {
+  /** Discard even while V is mounted or open (its filesystem then sees its data change under it). */
+  force?: boolean;
+}
+
+/** V back to its original table: everything written since divert() is dropped. */
+export async function discard(name: string, o: DiscardOptions = {}): Promise<void> {
+  checkOpsName(name);
+  checkObject(o);
+  if (o.force !== undefined && typeof o.force !== 'boolean') throw new TypeError('force must be a boolean');
+  const tx = new Tx('discard');
+  await tx.run(async () => {
+    const d = await tx.step('inspect', async () => {
+      const d = await inspect(name);
+      if (d.state !== 'diverted') throw refusal(`${name} is ${d.state}, not diverted`, 'EINVAL');
+      if (d.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
+      const busy = inUse(d);
+      if (busy && !o.force) throw refusal(`${name} is ${busy}: unmount it first, or pass force`, 'EBUSY');
+      return d;
+    });
+    await tx.load('V', name, d.baseTable!, { readOnly: d.info.flags.readOnly, secure: secureTable(d.baseTable!) });
+    await tx.suspend('V', name);
+    await tx.resume('V', name);
+    tx.commit();
+    await tx.cleanup('remove base', () => removeDevice(d.baseInfo!.name));
+    await tx.cleanup('drop cow', () => dropCow(d.cow!));
+  });
+}

@@ -1,0 +1,210 @@
+// COW fill: warnings at thresholds and growth of a file-backed store before it is full. A full
+// COW fails every write to a diverted device, so this is what keeps data from being lost.
+// The kernel raises an event only when a P store is invalidated; fill level has none. So the
+// watcher keeps one DEV_WAIT armed (for invalidation) and reads the status on a timer between
+// (a status read costs tens of microseconds); both stop at once on stop() or the AbortSignal.
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
+import * as dm from '../dm';
+import * as loop from '../loop';
+import { parseSnapshotStatus, percentFull, type SnapshotStatus } from '../table';
+import { parseSize } from '../units';
+import { inspect, type Inspection } from './describe';
+import { refusal } from './errors';
+import { checkName } from '../dm/validate';
+import { checkSignal } from './options';
+import { Tx } from './transaction';
+import { pause } from './wait';
+
+export type CowEvent =
+  | { type: 'fill'; percent: number; allocated: bigint; total: bigint }
+  | { type: 'warning'; threshold: number; percent: number }
+  | { type: 'grown'; fromBytes: bigint; toBytes: bigint; percent: number }
+  | { type: 'invalid' | 'overflow' | 'merge-failed' | 'unknown'; status: SnapshotStatus }
+  | { type: 'error'; error: Error }
+  | { type: 'end' };
+
+export interface GrowPolicy {
+  /** Grow when the fill level reaches this percentage (default 80). */
+  at?: number;
+  /** Bytes (or a size like '64M') to add each time (default: double the store). */
+  by?: bigint | number | string;
+  /** Never grow the file past this size. */
+  max?: bigint | number | string;
+}
+
+export interface WatchCowOptions {
+  /** Fill percentages that raise a 'warning' once each as they are crossed upward (default 50, 80, 90, 95). */
+  thresholds?: number[];
+  /** Grow a file-backed COW automatically. */
+  grow?: GrowPolicy | boolean;
+  signal?: AbortSignal;
+  /** Longest pause between two status reads (default 250 ms). */
+  intervalMs?: number;
+}
+
+export interface GrowResult {
+  bytes: bigint;
+  /** The COW size (sectors) as the snapshot's status now reports it. */
+  totalSectors: bigint;
+}
+
+function cowStatus(name: string): SnapshotStatus {
+  return parseSnapshotStatus(dm.statusSync(name)[0]?.params ?? 'Unknown');
+}
+
+function diverted(d: Inspection): boolean {
+  return d.state === 'diverted' || d.state === 'snapshot' || d.state === 'merging';
+}
+
+/** Grows a file-backed COW store to `newSize` bytes: extends the file, refreshes the loop device's
+ *  capacity; the kernel reads the new size live (if it did not, the table is reloaded). */
+export async function growCow(name: string, newSize: bigint | number | string): Promise<GrowResult> {
+  checkName(name);
+  const bytes = parseSize(newSize);
+  if (bytes % 512n !== 0n) throw new RangeError('newSize must be a multiple of 512 bytes');
+  const tx = new Tx('grow-cow');
+  return tx.run(async () => {
+    const d = await tx.step('inspect', async () => {
+      const d = await inspect(name);
+      if (!diverted(d)) throw refusal(`${name} is ${d.state}: it has no COW store`, 'EINVAL');
+      if (!d.cow!.file) throw refusal(`the COW of ${name} is not file-backed`, 'EINVAL');
+      const size = BigInt(fs.statSync(d.cow!.file).size);
+      if (bytes <= size) throw new RangeError(`newSize ${bytes} must be larger than the COW's ${size} bytes`);
+      return d;
+    });
+    const before = cowStatus(name);
+    await tx.step('extend cow file', () => fs.promises.truncate(d.cow!.file!, Number(bytes)));
+    await tx.step('refresh loop capacity', async () => void (await loop.refreshCapacity(d.cow!.device)));
+    let now = cowStatus(name);
+    const grew = (s: SnapshotStatus): boolean => s.state === 'active' && before.state === 'active' && s.total > before.total;
+    if (!grew(now) && d.state === 'diverted') {
+      // Older kernels read the size at table load only.
+      await tx.load('V', name, d.table, { readOnly: d.info.flags.readOnly });
+      await tx.suspend('V', name);
+      await tx.resume('V', name);
+      now = cowStatus(name);
+    }
+    tx.commit();
+    return { bytes, totalSectors: now.state === 'active' ? now.total : 0n };
+  });
+}
+
+/** Follows a COW's fill level: an EventEmitter ('fill', 'warning', 'grown', 'invalid', 'overflow',
+ *  'error', 'end') that is also an async iterator of the same events. */
+export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> {
+  /** Resolves when the watcher stops (stop(), the signal, the COW becoming invalid, or the device going). */
+  readonly done: Promise<void>;
+  private readonly ac = new AbortController();
+  private readonly queue: CowEvent[] = [];
+  private wake?: () => void;
+  private ended = false;
+
+  constructor(readonly device: string, o: WatchCowOptions) {
+    super();
+    o.signal?.addEventListener('abort', () => this.stop(), { once: true });
+    if (o.signal?.aborted) this.ac.abort();
+    this.done = this.run(o).catch((error: Error) => this.push({ type: 'error', error })).finally(() => {
+      this.ended = true;
+      this.push({ type: 'end' });
+    });
+  }
+
+  stop(): void {
+    this.ac.abort();
+  }
+
+  private push(e: CowEvent): void {
+    this.queue.push(e);
+    this.wake?.();
+    // 'error' without a listener would throw: the iterator and `done` report it instead.
+    if (e.type !== 'error' || this.listenerCount('error') > 0) this.emit(e.type, e);
+    this.emit('event', e);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<CowEvent> {
+    for (;;) {
+      const e = this.queue.shift();
+      if (e) {
+        yield e;
+        if (e.type === 'end') return;
+        continue;
+      }
+      if (this.ended && !this.queue.length) return;
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = undefined;
+    }
+  }
+
+  private async run(o: WatchCowOptions): Promise<void> {
+    const signal = this.ac.signal;
+    const thresholds = [...(o.thresholds ?? [50, 80, 90, 95])].sort((a, b) => a - b);
+    const grow = o.grow === true ? {} : o.grow || undefined;
+    const growAt = grow?.at ?? 80;
+    const maxMs = o.intervalMs ?? 250;
+    const warned = new Set<number>();
+    let lastPercent = -1;
+    // One DEV_WAIT stays armed: the kernel raises an event when a P store is invalidated.
+    let event = false;
+    const arm = (): Promise<void> =>
+      dm.waitEvent(this.device, { signal }).then(
+        () => void (event = true),
+        () => undefined,
+      );
+    let armed = arm();
+    for (let delay = 20; !signal.aborted; ) {
+      const s = cowStatus(this.device);
+      if (s.state !== 'active') {
+        this.push({ type: s.state, status: s });
+        return;
+      }
+      const percent = percentFull(s)!;
+      if (percent !== lastPercent) {
+        this.push({ type: 'fill', percent, allocated: s.allocated, total: s.total });
+        delay = 20; // changing: look again soon
+      } else delay = Math.min(maxMs, delay * 2);
+      lastPercent = percent;
+      for (const t of thresholds) {
+        if (percent >= t && !warned.has(t)) {
+          warned.add(t);
+          this.push({ type: 'warning', threshold: t, percent });
+        } else if (percent < t) warned.delete(t); // re-armed once the store grew
+      }
+      if (grow && percent >= growAt) {
+        const d = await inspect(this.device);
+        const file = d.cow?.file;
+        if (file) {
+          const from = BigInt(fs.statSync(file).size);
+          const max = grow.max === undefined ? undefined : parseSize(grow.max);
+          let to = from + (grow.by === undefined ? from : parseSize(grow.by));
+          if (max !== undefined && to > max) to = max;
+          to -= to % 512n;
+          if (to > from) {
+            await growCow(this.device, to);
+            const after = cowStatus(this.device);
+            this.push({ type: 'grown', fromBytes: from, toBytes: to, percent: percentFull(after) ?? percent });
+            continue;
+          }
+        }
+      }
+      await Promise.race([armed, pause(delay, signal).catch(() => undefined)]);
+      if (event) {
+        event = false;
+        armed = arm();
+      }
+    }
+  }
+}
+
+export function watchCow(name: string, o: WatchCowOptions = {}): CowWatcher {
+  checkName(name);
+  if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
+  checkSignal(o.signal);
+  if (o.thresholds !== undefined) {
+    if (!Array.isArray(o.thresholds)) throw new TypeError('thresholds must be an array of percentages');
+    for (const t of o.thresholds) if (typeof t !== 'number' || !(t > 0 && t <= 100)) throw new RangeError(`threshold ${t} is not a percentage in (0, 100]`);
+  }
+  if (o.grow !== undefined && typeof o.grow !== 'boolean' && (typeof o.grow !== 'object' || o.grow === null)) throw new TypeError('grow must be a boolean or { at?, by?, max? }');
+  if (o.intervalMs !== undefined && (typeof o.intervalMs !== 'number' || !(o.intervalMs > 0))) throw new RangeError('intervalMs must be positive');
+  return new CowWatcher(name, o);
+}

@@ -1,0 +1,141 @@
+// Point-in-time snapshots beside a live origin, as LVM does them: V becomes snapshot-origin over
+// the hidden base; each snapshot S is `snapshot <base> <cow>`. The kernel's rules: the origin is
+// suspended while a snapshot loads or unloads, and the old snapshot is suspended before a merging
+// origin resumes.
+import * as dm from '../dm';
+import { checkName } from '../dm/validate';
+import { checkCowSpec, dropCow, prepareCow, type CowInfo, type CowSpec } from './cow';
+import { inspect, snapshotsOf } from './describe';
+import { refusal } from './errors';
+import { devKey, tableLength } from './kernel';
+import { finishMerge, inUse, waitMerge, type MergeOptions, type MergeResult } from './merge';
+import { baseName, baseUuid, checkOpsName, snapUuid } from './naming';
+import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
+import { removeLeftoverBase, secureTable } from './divert';
+import { removeDevice, Tx } from './transaction';
+
+export interface SnapshotOptions extends SnapshotStoreOptions {
+  cow: CowSpec;
+}
+
+export interface SnapshotInfo {
+  name: string;
+  /** /dev/mapper/<snapName>: readable, mountable (read-only is wise) while the origin changes. */
+  path: string;
+  origin: string;
+  base: string;
+  cow: CowInfo;
+  chunkSectors: number;
+  persistent: 'P' | 'PO';
+}
+
+export async function createSnapshot(origin: string, snapName: string, o: SnapshotOptions): Promise<SnapshotInfo> {
+  checkOpsName(origin, 'origin');
+  checkOpsName(snapName, 'snapshot name');
+  if (snapName === origin || snapName === baseName(origin)) throw new RangeError('the snapshot needs a name of its own');
+  checkObject(o);
+  const cowPlan = checkCowSpec(o.cow);
+  const { chunk, store } = checkStore(o);
+  const tx = new Tx('snapshot');
+  return tx.run(async () => {
+    const d = await tx.step('inspect', async () => {
+      const d = await inspect(origin);
+      if (d.state !== 'plain' && d.state !== 'origin') throw refusal(`${origin} is ${d.state}: snapshots need a plain device or an origin`, 'EBUSY');
+      if (d.info.flags.suspended || d.info.flags.inactivePresent) throw refusal(`${origin} is suspended or has an inactive table`, 'EBUSY');
+      return d;
+    });
+    if (d.leftoverBase) await removeLeftoverBase(tx, origin);
+    const cow = await prepareCow(tx, cowPlan);
+    const length = tableLength(d.table);
+    let base = d.baseInfo;
+    if (d.state === 'plain') {
+      const name = baseName(origin);
+      // The origin's writes go through snapshot-origin into the base: it stays writable.
+      await tx.create('base', name, { uuid: baseUuid(origin) });
+      await tx.load('base', name, d.table, { secure: secureTable(d.table) });
+      await tx.resume('base', name);
+      base = dm.infoSync(name);
+      await tx.load('V', origin, [{ start: 0n, length, type: 'snapshot-origin', params: devKey(base) }], { readOnly: d.info.flags.readOnly });
+    }
+    await tx.create('S', snapName, { uuid: snapUuid(snapName) });
+    // The point in time: the origin is frozen while the snapshot loads and goes live.
+    await tx.suspend('V', origin);
+    await tx.load('S', snapName, [{ start: 0n, length, type: 'snapshot', params: `${devKey(base!)} ${cow.dev} ${store} ${chunk}` }]);
+    await tx.resume('S', snapName);
+    await tx.resume('V', origin);
+    tx.commit();
+    await tx.cleanup('release cow', () => cow.release());
+    const { num: _n, release: _r, ...cowOut } = cow;
+    return { name: snapName, path: dm.nodePath(snapName), origin, base: base!.name, cow: cowOut, chunkSectors: chunk, persistent: store };
+  });
+}
+
+/** Drops a snapshot (its COW store too, if devmapper made it). The last one takes the origin back to
+ *  its original table and removes the base. */
+export async function removeSnapshot(snapName: string): Promise<void> {
+  checkName(snapName, 'snapshot name');
+  const tx = new Tx('remove-snapshot');
+  await tx.run(async () => {
+    const { s, v, others } = await tx.step('inspect', async () => {
+      const s = await inspect(snapName);
+      if (s.state !== 'snapshot') throw refusal(`${snapName} is ${s.state}, not a snapshot made by createSnapshot`, 'EINVAL');
+      if (s.info.openCount > 0) throw refusal(`${snapName} is open or mounted`, 'EBUSY');
+      const v = await inspect(s.origin!);
+      if (v.state !== 'origin' && v.state !== 'merging') throw refusal(`its origin ${s.origin} is ${v.state}`, 'EINVAL');
+      if (v.info.flags.suspended || v.info.flags.inactivePresent) throw refusal(`${s.origin} is suspended or has an inactive table`, 'EBUSY');
+      return { s, v, others: await snapshotsOf(s.baseInfo!, snapName) };
+    });
+    const last = others.length === 0 && v.state === 'origin';
+    if (last) await tx.load('V', v.name, s.baseTable!, { readOnly: v.info.flags.readOnly, secure: secureTable(s.baseTable!) });
+    await tx.suspend('V', v.name);
+    // No retries while the origin is frozen: the opener check above makes EBUSY unlikely.
+    await tx.remove('S', snapName, false);
+    tx.commit();
+    await tx.resume('V', v.name);
+    if (last) await tx.cleanup('remove base', () => removeDevice(s.baseInfo!.name));
+    await tx.cleanup('drop cow', () => dropCow(s.cow!));
+  });
+}
+
+export interface RollbackOptions extends MergeOptions {
+  /** Roll back even while the origin is mounted or open (its filesystem sees its data change). */
+  force?: boolean;
+}
+
+/** Rolls the origin back to the snapshot by merging it: the snapshot device goes away at once, the
+ *  origin shows the snapshot's contents at once, and the kernel copies in the background. */
+export async function rollback(snapName: string, o: RollbackOptions = {}): Promise<MergeResult> {
+  checkName(snapName, 'snapshot name');
+  checkObject(o);
+  if (o.force !== undefined && typeof o.force !== 'boolean') throw new TypeError('force must be a boolean');
+  const tx = new Tx('rollback');
+  const origin = await tx.run(async () => {
+    const { s, v } = await tx.step('inspect', async () => {
+      const s = await inspect(snapName);
+      if (s.state !== 'snapshot') throw refusal(`${snapName} is ${s.state}, not a snapshot made by createSnapshot`, 'EINVAL');
+      if (s.info.openCount > 0) throw refusal(`${snapName} is open or mounted`, 'EBUSY');
+      if (s.persistent === 'N') throw refusal('a transient (N) snapshot cannot be merged', 'EINVAL');
+      if (s.cow!.status.state !== 'active') throw refusal(`${snapName} is ${s.cow!.status.state}: it cannot be merged`, 'EIO');
+      const v = await inspect(s.origin!);
+      if (v.state !== 'origin') throw refusal(`its origin ${s.origin} is ${v.state}`, 'EBUSY');
+      if (v.info.flags.suspended || v.info.flags.inactivePresent) throw refusal(`${v.name} is suspended or has an inactive table`, 'EBUSY');
+      const busy = inUse(v);
+      if (busy && !o.force) throw refusal(`${v.name} is ${busy}: unmount it first, or pass force`, 'EBUSY');
+      return { s, v };
+    });
+    const base = s.baseInfo!;
+    const merge = { start: 0n, length: tableLength(v.table), type: 'snapshot-merge', params: `${devKey(base)} ${s.cow!.dev} ${s.persistent} ${s.chunkSectors}` };
+    await tx.load('V', v.name, [merge], { readOnly: v.info.flags.readOnly });
+    await tx.suspend('S', snapName);
+    await tx.suspend('V', v.name);
+    await tx.resume('V', v.name);
+    tx.commit();
+    // The snapshot's exceptions now belong to the merging origin: S is gone in all but name.
+    await tx.cleanup('remove S', () => removeDevice(snapName, false));
+    return v.name;
+  });
+  if (o.wait === false) return { name: origin, state: 'merging' };
+  await waitMerge(origin, o);
+  await finishMerge(origin);
+  return { name: origin, state: 'done' };
+}

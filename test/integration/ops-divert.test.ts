@@ -1,0 +1,176 @@
+// divert / merge / discard against the real kernel, with ext4 mounted on V and a writer that
+// appends and fsyncs throughout.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as dm from '../../src/dm';
+import * as ops from '../../src/ops';
+import { OperationError } from '../../src/ops';
+import { sweep, testName } from '../helpers/dm';
+import { makeLoop, removeTestDir, testDir, type TestLoop } from '../helpers/loop';
+import { MiB, Writer, condition, countRecords, debugfsCat, deviceSum, fillPattern, fsck, mkfs, mount, umount } from '../helpers/ops';
+
+const loops: TestLoop[] = [];
+const mounts: string[] = [];
+const writers: Writer[] = [];
+beforeAll(async () => {
+  await sweep(testName(''));
+});
+afterEach(async () => {
+  while (writers.length) await writers.pop()!.stop();
+  while (mounts.length) {
+    try {
+      umount(mounts.pop()!);
+    } catch {
+      /* already */
+    }
+  }
+  expect(await sweep(testName(''))).toEqual([]);
+  while (loops.length) await loops.pop()!.cleanup();
+});
+afterAll(removeTestDir);
+
+const lin = (dev: string, sectors: number, offset = 0, start = 0): dm.TargetInput => ({ start, length: sectors, type: 'linear', params: `${dev} ${offset}` });
+
+/** V over two segments of one loop device, in swapped order (so it cannot be a snapshot origin itself). */
+async function twoSegmentDevice(tag: string, mib: number): Promise<{ name: string; loop: TestLoop }> {
+  const l = await makeLoop((mib + 8) * MiB);
+  loops.push(l);
+  const half = (mib / 2) * 2048;
+  const name = testName(tag);
+  await dm.create(name);
+  await dm.loadTable(name, [lin(l.path, half, half + 16384), lin(l.path, half, 0, half)]);
+  await dm.resume(name);
+  return { name, loop: l };
+}
+
+const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
+
+describe('divert', () => {
+  it('divert then merge: the base is a clean image of the switch; after the merge V holds every write', async () => {
+    const { name: v } = await twoSegmentDevice('v', 64);
+    const original = condition(v);
+    mkfs(dm.nodePath(v));
+    const mnt = mount(dm.nodePath(v));
+    mounts.push(mnt);
+    const w = new Writer(path.join(mnt, 'log'));
+    writers.push(w);
+    await w.advance(30);
+    const before = w.synced;
+    const cow = cowFile('c1');
+    const info = await ops.divert(v, { cow: { file: cow, size: '48M' } });
+    const after = w.synced;
+    expect(info.base.name).toBe(`${v}-dmbase`);
+    expect(info.cow.owned).toBe(true);
+    expect(info.freezeMs).toBeGreaterThan(0);
+    const d = await ops.describe(v);
+    expect(d.state).toBe('diverted');
+    expect(d.base!.readOnly).toBe(true);
+    expect(d.base!.table).toBe(`${original.table}\n`);
+
+    // The base: consistent, and exactly what was written before the switch.
+    const f = fsck(info.base.path);
+    expect(f.status, f.output).toBe(0);
+    const atSwitch = debugfsCat(info.base.path, '/log');
+    const k = countRecords(atSwitch);
+    expect(k).toBeGreaterThanOrEqual(before);
+    expect(k).toBeLessThanOrEqual(after + 1);
+
+    await w.advance(40); // these land in the COW
+    expect((await ops.describe(v)).cow!.percentFull).toBeGreaterThan(0);
+    // The base does not change while V is written.
+    expect(debugfsCat(info.base.path, '/log').equals(atSwitch)).toBe(true);
+
+    const progress: number[] = [];
+    const r = await ops.merge(v, { onProgress: (p) => progress.push(p.fraction) });
+    expect(r.state).toBe('done');
+    expect(progress.at(-1)).toBe(1);
+    await w.advance(20);
+    const n = await w.stop();
+    writers.pop();
+
+    expect(condition(v)).toEqual(original);
+    expect((await ops.describe(v)).state).toBe('plain');
+    expect(dm.listDevicesSync().some((x) => x.name === info.base.name)).toBe(false);
+    expect(fs.existsSync(cow)).toBe(false);
+    const log = fs.readFileSync(path.join(mnt, 'log'));
+    expect(countRecords(log)).toBe(n);
+    expect(log.subarray(0, atSwitch.length).equals(atSwitch)).toBe(true);
+    umount(mounts.pop()!);
+    const g = fsck(dm.nodePath(v));
+    expect(g.status, g.output).toBe(0);
+  });
+
+  it('divert then discard: refused while mounted; after it V, remounted, is as at the switch', async () => {
+    const { name: v } = await twoSegmentDevice('v', 64);
+    const original = condition(v);
+    mkfs(dm.nodePath(v));
+    let mnt = mount(dm.nodePath(v));
+    mounts.push(mnt);
+    const w = new Writer(path.join(mnt, 'log'));
+    writers.push(w);
+    await w.advance(20);
+    const cow = cowFile('c2');
+    const info = await ops.divert(v, { cow: { file: cow, size: '32M' } });
+    const atSwitch = debugfsCat(info.base.path, '/log');
+    await w.advance(30);
+    await w.stop();
+    writers.pop();
+
+    const err = (await ops.discard(v).catch((e) => e)) as OperationError;
+    expect(err).toBeInstanceOf(OperationError);
+    expect(err.code).toBe('EBUSY');
+    expect(err.step).toBe('inspect');
+    expect((await ops.describe(v)).state).toBe('diverted');
+
+    umount(mounts.pop()!);
+    await ops.discard(v);
+    expect(condition(v)).toEqual(original);
+    expect(fs.existsSync(cow)).toBe(false);
+    mnt = mount(dm.nodePath(v));
+    mounts.push(mnt);
+    expect(fs.readFileSync(path.join(mnt, 'log')).equals(atSwitch)).toBe(true);
+  });
+
+  it('a block-device COW, and a merge started by another process is followed and finished by this one', async () => {
+    const { name: v } = await twoSegmentDevice('v', 32);
+    const original = condition(v);
+    fillPattern(dm.nodePath(v), 'old', 16 * MiB);
+    const c = await makeLoop(24 * MiB);
+    loops.push(c);
+    await ops.divert(v, { cow: c.path, chunkSectors: 16 });
+    const d = await ops.describe(v);
+    expect(d.cow!.owned).toBe(false);
+    expect(d.chunkSectors).toBe(16);
+    fillPattern(dm.nodePath(v), 'new', 12 * MiB);
+    const sum = deviceSum(dm.nodePath(v));
+
+    const child = spawnSync(path.join(__dirname, '../../node_modules/.bin/vite-node'), [path.join(__dirname, '../helpers/ops-child.ts'), 'merge', v], { encoding: 'utf8' });
+    expect(child.status, child.stderr).toBe(0);
+    expect(JSON.parse(child.stdout.trim().split('\n').at(-1)!).state).toBe('merging');
+
+    const seen = await ops.describe(v);
+    expect(seen.state === 'merging' || seen.state === 'plain').toBe(true);
+    const r = await ops.merge(v);
+    expect(r.state).toBe('done');
+    expect(condition(v)).toEqual(original);
+    expect(deviceSum(dm.nodePath(v))).toBe(sum);
+    expect(fs.existsSync(c.path)).toBe(true); // a device the caller gave stays
+  });
+
+  it('merge can be waited for with an AbortSignal: aborting stops the wait, not the merge', async () => {
+    const { name: v } = await twoSegmentDevice('v', 32);
+    const original = condition(v);
+    await ops.divert(v, { cow: { file: cowFile('c4'), size: '24M' } });
+    fillPattern(dm.nodePath(v), 'new', 12 * MiB);
+    const sum = deviceSum(dm.nodePath(v));
+    const ac = new AbortController();
+    ac.abort();
+    await expect(ops.merge(v, { signal: ac.signal })).rejects.toThrow();
+    expect(['merging', 'diverted']).toContain((await ops.describe(v)).state);
+    await ops.merge(v);
+    expect(condition(v)).toEqual(original);
+    expect(deviceSum(dm.nodePath(v))).toBe(sum);
+  });
+});
