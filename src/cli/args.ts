@@ -8,12 +8,13 @@ import { usage } from './exit';
 export interface Globals {
   json: boolean;
   debug: boolean;
+  verbose: boolean;
 }
 
 /** The global options (--json, --debug) as any verb sees them. */
 export function globals(cmd: Command): Globals {
-  const o = cmd.optsWithGlobals() as { json?: boolean; debug?: boolean };
-  return { json: !!o.json, debug: !!o.debug };
+  const o = cmd.optsWithGlobals() as { json?: boolean; debug?: boolean; verbose?: boolean };
+  return { json: !!o.json, debug: !!o.debug, verbose: !!o.verbose };
 }
 
 export interface DeviceSelect {
@@ -99,4 +100,9 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** A note on stderr when --verbose is given. */
+export function note(cmd: Command, text: string): void {
+  if (globals(cmd).verbose) process.stderr.write(`dmctl: ${text}\n`);
 }

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import * as dm from '../dm';
 import type { DeviceRef } from '../dm';
 import { ensureNode } from '../dm/nodes';
-import { globals, intArg, parseIntArg, refLabel, requireRef, tableText, withDeviceSelect, type DeviceSelect } from './args';
+import { globals, intArg, note, parseIntArg, refLabel, requireRef, tableText, withDeviceSelect, type DeviceSelect } from './args';
 import { CliError, Exit, usage } from './exit';
 import { infoJson } from './dmsetup-query';
 import { json, write } from './output';
@@ -167,7 +167,9 @@ export function registerChangeVerbs(program: Command): void {
       const ac = new AbortController();
       const off = onInterrupt(() => ac.abort());
       try {
-        const r = await dm.waitEvent(ref, { eventNr: nr, signal: ac.signal, noflush: !!o.noflush });
+        const after = nr ?? (await dm.info(ref)).eventNr;
+        note(cmd, `waiting for an event after ${after} on ${refLabel(ref)} (Ctrl-C stops waiting)`);
+        const r = await dm.waitEvent(ref, { eventNr: after, signal: ac.signal, noflush: !!o.noflush });
         if (globals(cmd).json) json({ name: r.info.name, eventNr: r.info.eventNr });
       } catch (err) {
         if (ac.signal.aborted) throw new CliError(`stopped waiting for an event on ${refLabel(ref)}`, Exit.INTERRUPTED);

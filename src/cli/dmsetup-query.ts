@@ -121,8 +121,8 @@ export function registerQueryVerbs(program: Command): void {
 
 function printTargets(d: { name: string; targets: TargetLine[] }, multiple: boolean, noTable: boolean): void {
   const prefix = multiple ? `${d.name}: ` : '';
-  // dmsetup prints one empty line for a device without a table.
-  if (noTable) return line(prefix);
+  // dmsetup prints one empty line for a device without a table, and skips it in a listing of all.
+  if (noTable) return multiple ? undefined : line('');
   for (const t of d.targets) line(prefix + targetLine(t));
 }
 

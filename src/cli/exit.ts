@@ -47,6 +47,8 @@ const CREATE_LIKE = new Set(['DEV_CREATE', 'DEV_RENAME']);
 export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof CliError) return err.exitCode;
   if (err instanceof TableError) return Exit.TABLE;
+  // src/ops' OperationError (matched by name: it rolled back, or says what it left).
+  if ((err as { name?: unknown })?.name === 'OperationError') return Exit.OPERATION;
   if (err instanceof DmError || (err as { code?: unknown })?.code !== undefined && typeof (err as { errno?: unknown }).errno === 'number') {
     const e = err as DmError;
     if (e.code === 'ECANCELED') return Exit.INTERRUPTED;

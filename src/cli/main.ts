@@ -33,6 +33,7 @@ export function buildProgram(): Command {
     .version(pkg.version, '-V, --version', 'print dmctl\'s version')
     .option('--json', 'print machine-readable JSON on stdout')
     .option('--debug', 'show the stack of an error')
+    .option('-v, --verbose', 'say on stderr what is being done')
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`dmctl: ${str.replace(/^error: /, '')}`) })

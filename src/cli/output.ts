@@ -21,7 +21,8 @@ const BIG = '\u0000big:';
 /** JSON with two-space indent; bigints come out as plain JSON numbers, every digit kept. */
 export function toJson(value: unknown): string {
   const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${BIG}${v}` : v), 2);
-  return text.replace(new RegExp(`"${BIG}(-?\\d+)"`, 'g'), '$1');
+  // JSON.stringify escapes the marker's NUL; no string from the kernel or the user holds a NUL.
+  return text.replace(/"\\u0000big:(-?\d+)"/g, '$1');
 }
 
 export function json(value: unknown): void {

@@ -1,0 +1,86 @@
+// Runs the built dmctl (node dist/cli/main.js, what the package's bin points at) and dmsetup.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const ROOT = path.join(__dirname, '..', '..');
+export const DMCTL = path.join(ROOT, 'dist', 'cli', 'main.js');
+export const DMSETUP = ['/usr/sbin/dmsetup', '/sbin/dmsetup'].find((p) => fs.existsSync(p));
+
+export interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Fails loudly when dist/ is missing or older than src/cli (npm test builds first). */
+export function assertBuilt(): void {
+  if (!fs.existsSync(DMCTL)) throw new Error(`${DMCTL} is missing: run npm run build (or npx tsc -p tsconfig.json)`);
+  const built = fs.statSync(DMCTL).mtimeMs;
+  const srcDir = path.join(ROOT, 'src', 'cli');
+  for (const f of fs.readdirSync(srcDir)) {
+    const js = path.join(ROOT, 'dist', 'cli', f.replace(/\.ts$/, '.js'));
+    if (!fs.existsSync(js) || fs.statSync(path.join(srcDir, f)).mtimeMs > Math.max(fs.statSync(js).mtimeMs, built) + 1000)
+      throw new Error(`dist/cli is older than src/cli/${f}: rebuild with npx tsc -p tsconfig.json`);
+  }
+}
+
+export function dmctl(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Run {
+  const r = spawnSync(process.execPath, [DMCTL, ...args], {
+    input: opts.input ?? '',
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    timeout: 120_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** dmctl that must succeed; returns stdout. */
+export function ok(args: string[], opts: { input?: string } = {}): string {
+  const r = dmctl(args, opts);
+  if (r.code !== 0) throw new Error(`dmctl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** dmctl --json that must succeed; returns the parsed value. */
+export function okJson<T = any>(args: string[], opts: { input?: string } = {}): T {
+  return JSON.parse(ok(['--json', ...args], opts)) as T;
+}
+
+export function dmsetup(args: string[]): Run {
+  if (!DMSETUP) throw new Error('dmsetup is not installed');
+  const r = spawnSync(DMSETUP, args, { encoding: 'utf8', env: { ...process.env, DM_UDEV_SYNC: '0' } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** dmctl in the background, for verbs that wait. */
+export interface Background {
+  child: ReturnType<typeof spawn>;
+  done: Promise<Run>;
+  /** Output so far. */
+  out(): Run;
+}
+
+export function dmctlBackground(args: string[], env: Record<string, string> = {}): Background {
+  const child = spawn(process.execPath, [DMCTL, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done, out: () => ({ code: child.exitCode, stdout, stderr }) };
+}
+
+/** Resolves once the background dmctl's stdout or stderr matches. */
+export async function untilOutput(b: Background, re: RegExp, timeoutMs = 60_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const o = b.out();
+    if (re.test(o.stdout) || re.test(o.stderr)) return;
+    if (o.code !== null) throw new Error(`dmctl exited ${o.code} before printing ${re}: ${o.stderr}`);
+    await sleep(100);
+  }
+  throw new Error(`dmctl did not print ${re} within ${timeoutMs} ms`);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
