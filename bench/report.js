@@ -1,0 +1,82 @@
+'use strict';
+// The readable form of a result object from main.js.
+
+function time(ns) {
+  if (ns === null || ns === undefined) return '-';
+  if (ns < 1e3) return `${ns.toFixed(0)} ns`;
+  if (ns < 1e6) return `${(ns / 1e3).toFixed(ns < 1e4 ? 2 : 1)} µs`;
+  if (ns < 1e9) return `${(ns / 1e6).toFixed(ns < 1e7 ? 2 : 1)} ms`;
+  return `${(ns / 1e9).toFixed(2)} s`;
+}
+
+function times(x) {
+  if (x === null || x === undefined) return '-';
+  return x >= 100 ? `${x.toFixed(0)}x` : `${x.toFixed(2)}x`;
+}
+
+function target(t) {
+  return t.max !== undefined ? `<= ${t.max}x` : `>= ${t.min}x`;
+}
+
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+
+function rowsTable(rows) {
+  const out = [`  ${pad('', 52)}${lpad('median', 11)}${lpad('p90', 11)}${lpad('n', 6)}`];
+  for (const r of rows) {
+    if (!r.stats) {
+      out.push(`  ${pad(r.label, 52)}  not available: ${r.why ?? 'not measured'}`);
+      continue;
+    }
+    out.push(`  ${pad(r.label, 52)}${lpad(time(r.stats.medianNs), 11)}${lpad(time(r.stats.p90Ns), 11)}${lpad(r.stats.n, 6)}`);
+  }
+  return out;
+}
+
+function ratiosTable(ratios) {
+  const out = [`  ${pad('ratio (of medians)', 52)}${lpad('value', 11)}${lpad('(p90)', 11)}  ${pad('target', 9)} result`];
+  for (const q of ratios) {
+    const verdict = q.met === null ? 'not available' : q.met ? 'met' : 'MISSED';
+    out.push(`  ${pad(q.label, 52)}${lpad(times(q.value), 11)}${lpad(times(q.p90Value), 11)}  ${pad(target(q.target), 9)} ${verdict}`);
+  }
+  return out;
+}
+
+function section(title, s, extra = []) {
+  if (!s) return [`${title}: not run`, ''];
+  const head = s.available === false && !s.rows.length ? [`${title}: not available (${s.why})`] : [title];
+  return [...head, ...extra, ...rowsTable(s.rows), ...ratiosTable(s.ratios), ''];
+}
+
+function describeWhere(w) {
+  const place = w.guest ? `QEMU ${String(w.accel ?? 'tcg').toUpperCase()} guest` : 'this machine';
+  return `Linux ${w.kernel} (${place}), Node ${w.node}, ${w.cpus} CPUs`;
+}
+
+function format(r) {
+  const lines = [
+    `devmapper benchmarks, ${r.date}, ${describeWhere(r.where)}`,
+    `devices: ${r.device.target} target, ${r.device.sizeMiB} MiB, over a ${r.device.backing}`,
+  ];
+  if (r.where.guest && r.where.accel !== 'kvm') {
+    lines.push('NOTE: the guest is software-emulated (QEMU TCG): every absolute time here is many times slower');
+    lines.push('than on hardware. Compare the ratios, which set devmapper against C and dmsetup on the same machine.');
+  }
+  lines.push('');
+  lines.push('A. Per-call cost (issue 3): one device-mapper call, per call');
+  lines.push(...section('DEV_STATUS', r.ioctl?.status));
+  if (r.hostUserspace) {
+    lines.push(`  devmapper user-space work alone, on the host's real CPU (no ioctl): ${time(r.hostUserspace.medianNs)} median,`);
+    lines.push(`  ${time(r.hostUserspace.p90Ns)} p90 (the TCG guest's figure for the same work is in the table above)`);
+    lines.push('');
+  }
+  lines.push(...section('suspend + resume cycle', r.ioctl?.suspendResume));
+  lines.push('B. Freeze window (issue 5): suspend ioctl start to resume ioctl return');
+  lines.push(...section('replace (linear over loop A <-> linear over loop B)', r.freeze?.replace));
+  lines.push(...section('divert', r.freeze?.divert));
+  if (r.cleanupProblems) lines.push(`cleanup problems: ${r.cleanupProblems.join('; ')}`);
+  lines.push(`took ${r.seconds} s`);
+  return lines.join('\n');
+}
+
+module.exports = { format, time, times };
