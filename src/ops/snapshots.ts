@@ -130,7 +130,9 @@ export async function rollback(snapName: string, o: RollbackOptions = {}): Promi
     await tx.suspend('V', v.name);
     await tx.resume('V', v.name);
     tx.commit();
-    // The snapshot's exceptions now belong to the merging origin: S is gone in all but name.
+    // The snapshot's exceptions now belong to the merging origin: S is gone in all but name, and
+    // cannot be resumed. It must not stay suspended either, so it goes, whatever happens next.
+    tx.afterCommit(() => removeDevice(snapName, { attempts: 5, delayMs: 100 }));
     await tx.cleanup('remove S', () => removeDevice(snapName, false));
     return v.name;
   });

@@ -88,6 +88,23 @@ export class Tx {
     }
   }
   private cleanupError?: { step: string; err: unknown };
+  private readonly finals: (() => Promise<void>)[] = [];
+
+  /** Runs at the end once the transaction has committed, even when a later step failed. */
+  afterCommit(fn: () => Promise<void>): void {
+    this.finals.push(fn);
+  }
+
+  private async runFinals(): Promise<void> {
+    if (!this.committed) return;
+    for (const f of this.finals.splice(0)) {
+      try {
+        await f();
+      } catch (err) {
+        this.notes.push((err as Error).message);
+      }
+    }
+  }
 
   // ---- device steps; `role` names the device in step names ('V', 'base', 'S') ----
 
@@ -196,9 +213,11 @@ export class Tx {
     } catch (err) {
       const step = this.current;
       if (!this.committed) await this.rollback();
+      await this.runFinals();
       await this.resumeAll();
       throw new OperationError({ operation: this.op, step, cause: err, state: this.state(), completed: this.completed, committed: this.committed });
     }
+    await this.runFinals();
     await this.resumeAll();
     if (this.cleanupError) {
       const { step, err } = this.cleanupError;

@@ -1,0 +1,112 @@
+// COW fill: warnings at thresholds (from status reads and DEV_WAIT, no busy loop), growth of a
+// file-backed COW that keeps a diverted device writable past its initial size, and a store that
+// fills up being reported invalid.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as dm from '../../src/dm';
+import * as ops from '../../src/ops';
+import type { CowEvent } from '../../src/ops';
+import { sweep, testName } from '../helpers/dm';
+import { makeLoop, removeTestDir, testDir, type TestLoop } from '../helpers/loop';
+import { MiB, deviceSum, sleep } from '../helpers/ops';
+
+const loops: TestLoop[] = [];
+beforeAll(async () => {
+  await sweep(testName(''));
+});
+afterEach(async () => {
+  expect(await sweep(testName(''))).toEqual([]);
+  while (loops.length) await loops.pop()!.cleanup();
+});
+afterAll(removeTestDir);
+
+async function plain(tag: string, mib: number): Promise<string> {
+  const l = await makeLoop(mib * MiB);
+  loops.push(l);
+  const name = testName(tag);
+  await dm.create(name);
+  await dm.loadTable(name, [{ start: 0, length: mib * 2048, type: 'linear', params: `${l.path} 0` }]);
+  await dm.resume(name);
+  return name;
+}
+
+/** Writes `mib` MiB of a pattern, 512 KiB at a time, each synced; returns false on the first EIO. */
+async function writeMiB(dev: string, mib: number, pauseMs = 30): Promise<boolean> {
+  const fd = fs.openSync(dev, 'r+');
+  try {
+    const chunk = Buffer.alloc(512 * 1024);
+    for (let off = 0; off < mib * MiB; off += chunk.length) {
+      chunk.fill(`w${off}`);
+      try {
+        fs.writeSync(fd, chunk, 0, chunk.length, off);
+        fs.fdatasyncSync(fd);
+      } catch {
+        return false;
+      }
+      await sleep(pauseMs);
+    }
+    return true;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+describe('COW fill', () => {
+  it('warnings fire at thresholds, and a growing file-backed COW keeps V writable past its initial size', async () => {
+    const v = await plain('v', 32);
+    const cow = path.join(testDir(), 'grow.cow');
+    await ops.divert(v, { cow: { file: cow, size: '4M' } });
+    const w = ops.watchCow(v, { thresholds: [25, 50], grow: { at: 50, by: '4M', max: '64M' }, intervalMs: 100 });
+    const events: CowEvent[] = [];
+    const collected = (async () => {
+      for await (const e of w) events.push(e);
+    })();
+    const ok = await writeMiB(dm.nodePath(v), 16);
+    expect(ok).toBe(true);
+    const sum = deviceSum(dm.nodePath(v));
+    w.stop();
+    await w.done;
+    await collected;
+    const types = events.map((e) => e.type);
+    expect(types).toContain('fill');
+    expect(events.filter((e) => e.type === 'warning').map((e) => (e as { threshold: number }).threshold)).toEqual(expect.arrayContaining([25, 50]));
+    expect(types).toContain('grown');
+    expect(types.at(-1)).toBe('end');
+    const d = await ops.describe(v);
+    expect(d.cow!.status.state).toBe('active');
+    expect(fs.statSync(cow).size).toBeGreaterThan(16 * MiB);
+    // Everything written is there, and merges back.
+    await ops.merge(v);
+    expect(deviceSum(dm.nodePath(v))).toBe(sum);
+  });
+
+  it('growCow extends the store by hand; the kernel sees the new size', async () => {
+    const v = await plain('v', 16);
+    const cow = path.join(testDir(), 'hand.cow');
+    await ops.divert(v, { cow: { file: cow, size: '2M' } });
+    const before = (await ops.describe(v)).cow!.status;
+    const r = await ops.growCow(v, '6M');
+    expect(r.bytes).toBe(6n * BigInt(MiB));
+    expect(before.state === 'active' && r.totalSectors > before.total).toBe(true);
+    await expect(ops.growCow(v, '1M')).rejects.toBeInstanceOf(RangeError);
+    await ops.discard(v);
+    expect(fs.existsSync(cow)).toBe(false);
+  });
+
+  it('without growth, a full P store is reported invalid (the kernel event wakes the watcher)', async () => {
+    const v = await plain('v', 16);
+    await ops.divert(v, { cow: { file: path.join(testDir(), 'full.cow'), size: '1M' } });
+    const seen: string[] = [];
+    const w = ops.watchCow(v, { thresholds: [50], intervalMs: 5000 });
+    w.on('warning', () => seen.push('warning'));
+    w.on('invalid', () => seen.push('invalid'));
+    const ok = await writeMiB(dm.nodePath(v), 4, 0);
+    expect(ok).toBe(false);
+    await w.done;
+    expect(seen).toContain('invalid');
+    expect((await ops.describe(v)).cow!.status.state).toBe('invalid');
+    await ops.discard(v, { force: true });
+    expect((await ops.describe(v)).state).toBe('plain');
+  });
+});
