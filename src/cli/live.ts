@@ -1,10 +1,44 @@
 // The live operations of src/ops: replace, divert/merge/discard, snapshot create/remove/rollback,
 // describe. Each says in one line what it did; --json gives the shapes in docs/cli.md.
-import { Command } from 'commander';
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
 import * as ops from '../ops';
-import { globals, tableText } from './args';
+import { globals, intArg, sizeArg, tableText } from './args';
+import { usage } from './exit';
 import { json, line } from './output';
+import { followMerge } from './merge-follow';
 import { prepareTable } from './table-input';
+import { guarded } from './signals';
+import { describeText, redacted } from './describe-text';
+
+type CowOpts = { cow: string; size?: bigint; chunk?: number; persistent?: 'P' | 'PO' };
+
+/** --cow names a block device, or a new file of --size (created, and deleted when the COW ends). */
+function cowSpec(o: CowOpts): ops.CowSpec {
+  if (o.size !== undefined) return { file: o.cow, size: o.size };
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(o.cow);
+  } catch {
+    throw usage(`--cow ${o.cow} does not exist: give --size to create it as a new file`);
+  }
+  if (st.isBlockDevice()) return o.cow;
+  throw usage(`--cow ${o.cow} is not a block device: to use a file, name a new one and give --size (dmctl creates it and deletes it when done)`);
+}
+
+function cowOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--cow <dev|file>', 'where changed chunks go: a block device, or a file (made a loop device)')
+    .option('--size <size>', 'create the COW as a new file of this size, e.g. 256M', sizeArg('--size'))
+    .addOption(new Option('--chunk <sectors>', 'chunk size in 512-byte sectors (a power of two)').argParser(intArg('--chunk', 1 << 21)))
+    .addOption(new Option('--persistent <P|PO>', 'COW store kind').choices(['P', 'PO']));
+}
+
+function waitOptions(cmd: Command): Command {
+  return cmd
+    .option('--no-wait', 'start it and return; the kernel copies in the background')
+    .option('-q, --quiet', 'no progress output');
+}
 
 export function registerLiveVerbs(program: Command): void {
   program
@@ -20,8 +54,81 @@ export function registerLiveVerbs(program: Command): void {
     .option('--no-checks', 'send the table without checking it first')
     .action(async (name: string, file: string | undefined, o: { table?: string; tableFile?: string; readonly?: boolean; noflush?: boolean; nolockfs?: boolean; checks?: boolean }, cmd: Command) => {
       const t = prepareTable(await tableText(o, file), o.checks !== false);
-      const r = await ops.replace(name, t.raw, { readOnly: !!o.readonly, noflush: !!o.noflush, skipLockfs: !!o.nolockfs });
+      const r = await guarded('replace', () => ops.replace(name, t.raw, { readOnly: !!o.readonly, noflush: !!o.noflush, skipLockfs: !!o.nolockfs }));
       if (globals(cmd).json) return json({ name, freezeMs: r.freezeMs, order: r.order });
       line(`${name}: new table live; I/O paused ${r.freezeMs.toFixed(1)} ms`);
+    });
+
+  cowOptions(program.command('divert'))
+    .description('freeze the device\'s current contents in a hidden base and send new writes to a COW, live')
+    .argument('<name>', 'device name')
+    .option('--noflush', 'keep queued I/O across the switch instead of flushing it')
+    .option('--nolockfs', 'do not freeze a mounted filesystem at the switch')
+    .action(async (name: string, o: CowOpts & { noflush?: boolean; nolockfs?: boolean }, cmd: Command) => {
+      const spec = cowSpec(o);
+      const r = await guarded('divert', () => ops.divert(name, {
+        cow: spec, chunkSectors: o.chunk, persistent: o.persistent, noflush: !!o.noflush, skipLockfs: !!o.nolockfs,
+      }));
+      if (globals(cmd).json) return json(r);
+      line(`${name}: diverted; the frozen image is ${r.base.path} (${r.base.dev}), new writes go to ${r.cow.device}${r.cow.file ? ` (${r.cow.file})` : ''}; I/O paused ${r.freezeMs.toFixed(1)} ms`);
+    });
+
+  waitOptions(program.command('merge'))
+    .description('merge a diverted device\'s writes back into its base and return it to its original table (with progress)')
+    .argument('<name>', 'device name')
+    .action(async (name: string, o: { wait?: boolean; quiet?: boolean }, cmd: Command) => {
+      const r = await followMerge(name, 'merge', o, (x) => ops.merge(name, x));
+      if (globals(cmd).json) return json(r);
+      line(r.state === 'done' ? `${name}: merged; back on its original table` : `${name}: merging in the kernel; 'dmctl merge ${name}' follows and finishes it`);
+    });
+
+  program
+    .command('discard')
+    .description('return a diverted device to its original table, dropping every write since the divert')
+    .argument('<name>', 'device name')
+    .option('-f, --force', 'even while it is mounted or open (its filesystem sees its data change)')
+    .action(async (name: string, o: { force?: boolean }, cmd: Command) => {
+      await guarded('discard', () => ops.discard(name, { force: !!o.force }));
+      if (globals(cmd).json) return json({ name, state: 'plain' });
+      line(`${name}: writes since the divert dropped; back on its original table`);
+    });
+
+  const snap = program.command('snapshot').description('point-in-time snapshots of a live device: create, remove, rollback');
+  cowOptions(snap.command('create'))
+    .description('a snapshot NAME of ORIGIN as it is now; ORIGIN stays live')
+    .argument('<origin>', 'the live device')
+    .argument('<name>', 'name of the new snapshot device')
+    .action(async (origin: string, name: string, o: CowOpts, cmd: Command) => {
+      const spec = cowSpec(o);
+      const r = await guarded('snapshot', () => ops.createSnapshot(origin, name, { cow: spec, chunkSectors: o.chunk, persistent: o.persistent }));
+      if (globals(cmd).json) return json(r);
+      line(`${name}: snapshot of ${origin} at ${r.path}; changes kept in ${r.cow.device}${r.cow.file ? ` (${r.cow.file})` : ''}`);
+    });
+  snap
+    .command('remove')
+    .description('remove a snapshot (the origin goes back to its own table when it was the last)')
+    .argument('<name>', 'snapshot name')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      await guarded('snapshot removal', () => ops.removeSnapshot(name));
+      if (globals(cmd).json) return json({ name, removed: true });
+    });
+  waitOptions(snap.command('rollback'))
+    .description('roll the origin back to the snapshot (the snapshot is merged into it and goes away)')
+    .argument('<name>', 'snapshot name')
+    .option('-f, --force', 'even while the origin is mounted or open')
+    .action(async (name: string, o: { wait?: boolean; quiet?: boolean; force?: boolean }, cmd: Command) => {
+      const r = await followMerge(name, 'rollback', o, (x) => ops.rollback(name, { ...x, force: !!o.force }));
+      if (globals(cmd).json) return json(r);
+      line(r.state === 'done' ? `${r.name}: rolled back to ${name}` : `${r.name}: rolling back in the kernel; 'dmctl merge ${r.name}' follows and finishes it`);
+    });
+
+  program
+    .command('describe')
+    .description('what a device is to devmapper: plain, diverted, merging, origin or snapshot, with its COW fill level')
+    .argument('<name>', 'device name')
+    .action(async (name: string, _o: unknown, cmd: Command) => {
+      const d = redacted(await ops.describe(name));
+      if (globals(cmd).json) return json(d);
+      process.stdout.write(describeText(d));
     });
 }

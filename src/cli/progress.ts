@@ -78,7 +78,8 @@ export class Progress {
 
   constructor(private readonly o: ProgressOptions) {
     this.stream = o.stream ?? process.stderr;
-    this.tty = o.tty ?? !!this.stream.isTTY;
+    // The rig's serial console is a terminal that cannot redraw a line; CI=... says so.
+    this.tty = o.tty ?? (!!this.stream.isTTY && !process.env.CI && process.env.TERM !== 'dumb');
     this.every = o.lineEveryMs ?? (Number(process.env.DMCTL_PROGRESS_MS) || 2000);
     this.now = o.now ?? Date.now;
   }

@@ -15,3 +15,14 @@ export function onInterrupt(handler: () => void): () => void {
     process.off('SIGTERM', listener);
   };
 }
+
+/** Runs a live operation of a few milliseconds to its end: the first Ctrl-C only says so (the
+ *  operation completes or rolls back by itself); killing it half-way could leave a device suspended. */
+export async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const off = onInterrupt(() => process.stderr.write(`dmctl: letting the ${what} finish or roll back (Ctrl-C again to kill it half-way)\n`));
+  try {
+    return await fn();
+  } finally {
+    off();
+  }
+}
