@@ -7,8 +7,8 @@ import util from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as dm from '../../src/dm';
 import { DmCmd, native } from '../../src/native';
-import { CryptKey, TableError, type Table, type TableRule } from '../../src/table';
-import { kernelTableProblems, kernelVersions, loadTable } from '../../src/table/kernel';
+import { CryptKey, isTargetType, TableError, type Table, type TableRule } from '../../src/table';
+import { kernelTableProblems, kernelVersions, loadTable, readStatus, readTable } from '../../src/table/kernel';
 import { PREFIX, sweep, testName } from '../helpers/dm';
 import { makeLoop, removeTestDir, type TestLoop } from '../helpers/loop';
 import { devNum, kernelTableText, makeDevice, MiB } from '../helpers/table';
@@ -136,7 +136,7 @@ describe('loadTable refuses bad tables before anything reaches the kernel', () =
     expect(problems.map((p) => [p.line, p.rule])).toEqual([[1, 'device-missing'], [2, 'gap'], [2, 'device-too-small']]);
   });
 
-  it('a valid table loads, and a key-holding table is sent with the secure-data flag', async () => {
+  it('a valid table loads, a key-holding table is sent with the secure-data flag, and readTable({ inactive }) reads it back before resume', async () => {
     const a = await loop();
     const name = testName('secure');
     await dm.create(name);
@@ -147,9 +147,19 @@ describe('loadTable refuses bad tables before anything reaches the kernel', () =
       return real(cmd, req);
     });
     await loadTable(name, [{ start: 0n, length: 2048n, type: 'linear', device: a.path, offset: 0n }]);
-    await loadTable(name, [{ start: 0n, length: 2048n, type: 'crypt', cipher: 'aes-xts-plain64', key: CryptKey.fromBuffer(randomBytes(64)), ivOffset: 0n, device: a.path, offset: 0n }]);
+    const key = CryptKey.fromBuffer(randomBytes(64));
+    await loadTable(name, [{ start: 0n, length: 2048n, type: 'crypt', cipher: 'aes-xts-plain64', key, ivOffset: 0n, device: a.path, offset: 0n }]);
     expect(reqs.filter((r) => r.cmd === DmCmd.TABLE_LOAD).map((r) => r.secure)).toEqual([false, true]);
     expect((await dm.info(name)).flags.inactivePresent).toBe(true);
+    // The loaded table waits in the inactive slot: readTable({ inactive }) shows it, typed, key and all.
+    const [inactive] = await readTable(name, { inactive: true });
+    if (!isTargetType(inactive, 'crypt')) throw new Error(`expected a typed crypt target, got ${inactive.type}`);
+    expect(inactive.key.equals(key)).toBe(true);
+    expect(inactive.device).toBe(devNum(a));
+    expect(await readTable(name)).toEqual([]);
+    await dm.resume(name);
+    expect((await readTable(name))[0]).toEqual(inactive);
+    expect((await readStatus(name)).map((s) => [s.type, s.status])).toEqual([['crypt', {}]]);
   });
 });
 

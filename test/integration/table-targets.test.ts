@@ -209,11 +209,12 @@ describe('flakey, delay, log-writes', () => {
   it('flakey: plain, drop_writes, and corrupt_bio_byte tables round-trip (6.1 ends each line with a space, which the parse keeps)', async () => {
     const l = await loop();
     const dev = { major: l.major, minor: l.minor };
-    await loadsAndRoundTrips('flakey', [
+    const { name } = await loadsAndRoundTrips('flakey', [
       { start: 0n, length: 4096n, type: 'flakey', device: dev, offset: 0n, upInterval: 60, downInterval: 0 },
       { start: 4096n, length: 4096n, type: 'flakey', device: dev, offset: 4096n, upInterval: 5, downInterval: 1, dropWrites: true },
       { start: 8192n, length: 4096n, type: 'flakey', device: dev, offset: 8192n, upInterval: 5, downInterval: 1, corruptBioByte: { nthByte: 32, direction: 'w', value: 1, flags: 0 } },
     ], { trailingSpace: /^6\.1\./.test(os.release()) });
+    expect((await statusOf(name)).typed.map((t) => t.status)).toEqual([{}, {}, {}]);
   });
 
   it('delay: read-only, read+write and read+write+flush paths; status counts operations', async () => {
