@@ -1,4 +1,6 @@
-// Public API of the table and status model. Pure: nothing here talks to the kernel.
+// Public API of the table and status model. Pure: nothing here talks to the kernel. Loading and
+// reading typed tables on the kernel (loadTable, readTable, readStatus) is ./kernel.ts, exported
+// from src/index.ts, so this model loads without the native addon.
 export { TableError, type TableRule } from './errors';
 export { CryptKey } from './secret';
 export {
