@@ -1,5 +1,5 @@
 // Runs the built dmctl (node dist/cli/main.js, what the package's bin points at) and dmsetup.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -25,32 +25,43 @@ export function assertBuilt(): void {
   }
 }
 
-export function dmctl(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Run {
-  const r = spawnSync(process.execPath, [DMCTL, ...args], {
-    input: opts.input ?? '',
-    encoding: 'utf8',
-    env: { ...process.env, ...opts.env },
-    timeout: 120_000,
+/** Runs a program without blocking the test worker (a blocked worker misses vitest's RPC). */
+function run(cmd: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function dmctl(args: string[], opts: { input?: string; env?: Record<string, string> } = {}): Promise<Run> {
+  return run(process.execPath, [DMCTL, ...args], opts);
 }
 
 /** dmctl that must succeed; returns stdout. */
-export function ok(args: string[], opts: { input?: string } = {}): string {
-  const r = dmctl(args, opts);
+export async function ok(args: string[], opts: { input?: string } = {}): Promise<string> {
+  const r = await dmctl(args, opts);
   if (r.code !== 0) throw new Error(`dmctl ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
 
 /** dmctl --json that must succeed; returns the parsed value. */
-export function okJson<T = any>(args: string[], opts: { input?: string } = {}): T {
-  return JSON.parse(ok(['--json', ...args], opts)) as T;
+export async function okJson<T = any>(args: string[], opts: { input?: string } = {}): Promise<T> {
+  return JSON.parse(await ok(['--json', ...args], opts)) as T;
 }
 
-export function dmsetup(args: string[]): Run {
+export function dmsetup(args: string[]): Promise<Run> {
   if (!DMSETUP) throw new Error('dmsetup is not installed');
-  const r = spawnSync(DMSETUP, args, { encoding: 'utf8', env: { ...process.env, DM_UDEV_SYNC: '0' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return run(DMSETUP, args);
 }
 
 /** dmctl in the background, for verbs that wait. */

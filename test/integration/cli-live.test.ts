@@ -30,7 +30,7 @@ async function track(size: number): Promise<TestLoop> {
 async function volume(tag: string): Promise<{ name: string; loop: TestLoop }> {
   const l = await track(16 * MiB);
   const name = testName(tag);
-  ok(['create', name, '--table', `0 32768 linear ${l.major}:${l.minor} 0`]);
+  await ok(['create', name, '--table', `0 32768 linear ${l.major}:${l.minor} 0`]);
   return { name, loop: l };
 }
 
@@ -58,25 +58,25 @@ function readAt(dev: string, offset: number, length: number): Buffer {
 
 const fill = (byte: number, n = MiB) => Buffer.alloc(n, byte);
 
-describe('dmctl replace', () => {
+describe('dmctl replace', async () => {
   it('swaps the live table and reports the freeze', async () => {
     const { name } = await volume('cli-repl');
     const other = await track(16 * MiB);
-    const r = okJson(['replace', name, '--table', `0 32768 linear ${other.major}:${other.minor} 0`]);
+    const r = await okJson(['replace', name, '--table', `0 32768 linear ${other.major}:${other.minor} 0`]);
     expect(r).toEqual({ name, freezeMs: expect.any(Number), order: [name] });
     expect(dm.tableSync(name)[0].params).toBe(`${other.major}:${other.minor} 0`);
-    expect(ok(['replace', name, '--table', '0 32768 zero'])).toMatch(new RegExp(`^${name}: new table live; I/O paused \\d+\\.\\d ms\\n$`));
-    expect(dmctl(['replace', name, '--table', '0 32768 linear']).code).toBe(3);
-    expect(dmctl(['replace', testName('cli-nosuch'), '--table', '0 8 zero']).code).not.toBe(0);
+    expect((await ok(['replace', name, '--table', '0 32768 zero']))).toMatch(new RegExp(`^${name}: new table live; I/O paused \\d+\\.\\d ms\\n$`));
+    expect((await dmctl(['replace', name, '--table', '0 32768 linear'])).code).toBe(3);
+    expect((await dmctl(['replace', testName('cli-nosuch'), '--table', '0 8 zero'])).code).not.toBe(0);
   });
 });
 
-describe('dmctl divert / describe / merge / discard', () => {
+describe('dmctl divert / describe / merge / discard', async () => {
   it('divert freezes the contents, merge brings the new writes back with progress lines', async () => {
     const { name, loop } = await volume('cli-div');
     const node = dm.nodePath(name);
     writeAt(node, 0, fill(0xaa, 4 * MiB));
-    const d = okJson(['divert', name, '--cow', cowFile(), '--size', '8M']);
+    const d = await okJson(['divert', name, '--cow', cowFile(), '--size', '8M']);
     expect(d).toEqual({
       name,
       base: { name: `${name}-dmbase`, path: dm.nodePath(`${name}-dmbase`), dev: expect.stringMatching(/^\d+:\d+$/) },
@@ -89,14 +89,14 @@ describe('dmctl divert / describe / merge / discard', () => {
     expect(readAt(d.base.path, MiB, 16).equals(fill(0xaa, 16))).toBe(true); // frozen
     expect(readAt(node, MiB, 16).equals(fill(0xbb, 16))).toBe(true);
 
-    const desc = okJson(['describe', name]);
+    const desc = await okJson(['describe', name]);
     expect(desc).toMatchObject({ name, state: 'diverted', suspended: false, base: { name: `${name}-dmbase`, table: `0 32768 linear ${loop.major}:${loop.minor} 0\n` } });
     expect(desc.cow.status).toMatchObject({ state: 'active' });
-    const text = ok(['describe', name]);
+    const text = await ok(['describe', name]);
     expect(text).toMatch(/^name: +\S+\nstate: +diverted\nsuspended: +no\nbase: +\S+-dmbase \(/);
     expect(text).toMatch(/\ncow: +\/dev\/loop\d+ \(\d+:\d+\), file \S+: \d+\.\d% full \(\d+\/\d+ sectors\)\n/);
 
-    const m = dmctl(['merge', name], { env: { DMCTL_PROGRESS_MS: '0' } });
+    const m = await dmctl(['merge', name], { env: { DMCTL_PROGRESS_MS: '0' } });
     expect(m.code, m.stderr).toBe(0);
     expect(m.stdout).toBe(`${name}: merged; back on its original table\n`);
     const lines = m.stderr.trim().split('\n');
@@ -104,7 +104,7 @@ describe('dmctl divert / describe / merge / discard', () => {
     for (const l of lines) expect(l).toMatch(/^merge: \d+\.\d% \(\S+ of \S+\), \S+\/s, \S+ left$/);
     expect(lines[lines.length - 1]).toMatch(/^merge: 100\.0% /);
 
-    expect(okJson(['describe', name])).toMatchObject({ state: 'plain' });
+    expect((await okJson(['describe', name]))).toMatchObject({ state: 'plain' });
     expect(dm.tableSync(name)).toEqual([{ start: 0n, length: 32768n, type: 'linear', params: `${loop.major}:${loop.minor} 0` }]);
     expect(readAt(node, MiB, 16).equals(fill(0xbb, 16))).toBe(true);
     expect(readAt(loop.path, MiB, 16).equals(fill(0xbb, 16))).toBe(true);
@@ -115,26 +115,26 @@ describe('dmctl divert / describe / merge / discard', () => {
     const { name } = await volume('cli-disc');
     const node = dm.nodePath(name);
     writeAt(node, 0, fill(0x11));
-    ok(['divert', name, '--cow', cowFile(), '--size', '4M']);
+    await ok(['divert', name, '--cow', cowFile(), '--size', '4M']);
     writeAt(node, 0, fill(0x22));
-    expect(ok(['discard', name])).toBe(`${name}: writes since the divert dropped; back on its original table\n`);
+    expect((await ok(['discard', name]))).toBe(`${name}: writes since the divert dropped; back on its original table\n`);
     expect(readAt(node, 0, 16).equals(fill(0x11, 16))).toBe(true);
 
-    ok(['divert', name, '--cow', cowFile(), '--size', '4M']);
+    await ok(['divert', name, '--cow', cowFile(), '--size', '4M']);
     writeAt(node, 0, fill(0x33));
-    expect(okJson(['merge', '--no-wait', name])).toEqual({ name, state: 'merging' });
-    expect(okJson(['describe', name]).state).toMatch(/^merging$/);
-    expect(okJson(['merge', '-q', name])).toEqual({ name, state: 'done' });
+    expect((await okJson(['merge', '--no-wait', name]))).toEqual({ name, state: 'merging' });
+    expect((await okJson(['describe', name])).state).toMatch(/^merging$/);
+    expect((await okJson(['merge', '-q', name]))).toEqual({ name, state: 'done' });
     expect(readAt(node, 0, 16).equals(fill(0x33, 16))).toBe(true);
   });
 
   it('refusals: merge of a plain device exits 10; divert of a missing device exits non-zero; --cow file needs --size', async () => {
     const { name } = await volume('cli-refuse');
-    const r = dmctl(['merge', name]);
+    const r = await dmctl(['merge', name]);
     expect(r.code, r.stderr).toBe(10);
     expect(r.stderr).toMatch(/^dmctl: merge failed at step "inspect": .*only a diverted device can be merged/);
-    expect(dmctl(['divert', testName('cli-nodev'), '--cow', cowFile(), '--size', '4M']).code).not.toBe(0);
-    const noSize = dmctl(['divert', name, '--cow', path.join(testDir(), 'nope.img')]);
+    expect((await dmctl(['divert', testName('cli-nodev'), '--cow', cowFile(), '--size', '4M'])).code).not.toBe(0);
+    const noSize = await dmctl(['divert', name, '--cow', path.join(testDir(), 'nope.img')]);
     expect(noSize.code).toBe(2);
     expect(noSize.stderr).toMatch(/give --size/);
   });
@@ -143,11 +143,11 @@ describe('dmctl divert / describe / merge / discard', () => {
     // A slow base (every write delayed) keeps the merge going long enough to interrupt it.
     const l = await track(16 * MiB);
     const slow = testName('cli-slow');
-    ok(['create', slow, '--table', `0 32768 delay ${l.major}:${l.minor} 0 300`]);
-    const si = okJson(['info', slow])[0];
+    await ok(['create', slow, '--table', `0 32768 delay ${l.major}:${l.minor} 0 300`]);
+    const si = (await okJson(['info', slow]))[0];
     const name = testName('cli-intr');
-    ok(['create', name, '--table', `0 32768 linear ${si.major}:${si.minor} 0`]);
-    ok(['divert', name, '--cow', cowFile(), '--size', '8M', '--chunk', '8']);
+    await ok(['create', name, '--table', `0 32768 linear ${si.major}:${si.minor} 0`]);
+    await ok(['divert', name, '--cow', cowFile(), '--size', '8M', '--chunk', '8']);
     const node = dm.nodePath(name);
     for (let i = 0; i < 40; i++) writeAt(node, i * 256 * 1024, fill(0x44, 4096));
     const m = dmctlBackground(['merge', name], { DMCTL_PROGRESS_MS: '0' });
@@ -158,33 +158,33 @@ describe('dmctl divert / describe / merge / discard', () => {
     expect(r.stderr.trim().split('\n').pop()).toBe(
       `dmctl: stopped waiting; the merge goes on in the kernel. Follow and finish it with 'dmctl merge ${name}', or look with 'dmctl describe'`,
     );
-    expect(okJson(['describe', name]).state).toBe('merging');
+    expect((await okJson(['describe', name])).state).toBe('merging');
   });
 });
 
-describe('dmctl snapshot create / remove / rollback', () => {
+describe('dmctl snapshot create / remove / rollback', async () => {
   it('a snapshot keeps the old contents; rollback brings them back; remove drops one', async () => {
     const { name } = await volume('cli-orig');
     const node = dm.nodePath(name);
     writeAt(node, 0, fill(0x55));
     const snap = testName('cli-snap1');
-    const s = okJson(['snapshot', 'create', name, snap, '--cow', cowFile(), '--size', '4M']);
+    const s = await okJson(['snapshot', 'create', name, snap, '--cow', cowFile(), '--size', '4M']);
     expect(s).toMatchObject({ name: snap, path: dm.nodePath(snap), origin: name, cow: { owned: true } });
     writeAt(node, 0, fill(0x66));
     expect(readAt(dm.nodePath(snap), 0, 16).equals(fill(0x55, 16))).toBe(true);
-    expect(okJson(['describe', name])).toMatchObject({ state: 'origin', snapshots: [expect.objectContaining({ name: snap })] });
-    expect(okJson(['describe', snap])).toMatchObject({ state: 'snapshot', origin: name });
+    expect((await okJson(['describe', name]))).toMatchObject({ state: 'origin', snapshots: [expect.objectContaining({ name: snap })] });
+    expect((await okJson(['describe', snap]))).toMatchObject({ state: 'snapshot', origin: name });
 
     const other = testName('cli-snap2');
-    ok(['snapshot', 'create', name, other, '--cow', cowFile(), '--size', '4M']);
-    expect(okJson(['snapshot', 'remove', other])).toEqual({ name: other, removed: true });
-    expect(dmctl(['info', other]).code).toBe(4);
+    await ok(['snapshot', 'create', name, other, '--cow', cowFile(), '--size', '4M']);
+    expect((await okJson(['snapshot', 'remove', other]))).toEqual({ name: other, removed: true });
+    expect((await dmctl(['info', other])).code).toBe(4);
 
-    const r = dmctl(['snapshot', 'rollback', snap], { env: { DMCTL_PROGRESS_MS: '0' } });
+    const r = await dmctl(['snapshot', 'rollback', snap], { env: { DMCTL_PROGRESS_MS: '0' } });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/rolled back to /);
     expect(readAt(node, 0, 16).equals(fill(0x55, 16))).toBe(true);
-    expect(dmctl(['info', snap]).code).toBe(4);
-    expect(okJson(['describe', name]).state).toBe('plain');
+    expect((await dmctl(['info', snap])).code).toBe(4);
+    expect((await okJson(['describe', name])).state).toBe('plain');
   });
 });
