@@ -55,6 +55,19 @@ describe('bad input: one line on stderr, a documented exit code, nothing on stdo
     });
   }
 
+  it('a kernel without device-mapper exits 9 with a hint; with one, version works', () => {
+    const { hostHasDeviceMapper } = require('../../scripts/kernel-check');
+    const r = dmctl(['version']);
+    if (fs.existsSync('/dev/mapper/control') && hostHasDeviceMapper().ok) {
+      expect(r.code, r.stderr).toBe(0);
+    } else if (fs.existsSync('/dev/mapper/control') && !/no device-mapper/.test(r.stderr)) {
+      expect(r.code, r.stderr).toBe(8); // not root
+    } else {
+      expect(r.code, r.stderr).toBe(9);
+      expect(r.stderr).toMatch(/^dmctl: VERSION failed: \w+: .*no device-mapper, or it is not loaded: try 'modprobe dm-mod'\)\n$/);
+    }
+  });
+
   it('--debug adds the stack', () => {
     const r = dmctl(['--debug', 'create', 'x', '--table', '0 8 linear']);
     expect(r.code).toBe(3);
