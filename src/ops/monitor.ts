@@ -63,6 +63,11 @@ export async function growCow(name: string, newSize: bigint | number | string): 
   checkName(name);
   const bytes = parseSize(newSize);
   if (bytes % 512n !== 0n) throw new RangeError('newSize must be a multiple of 512 bytes');
+  const d0 = await inspect(name);
+  if (diverted(d0) && d0.cow?.file) {
+    const size = BigInt(fs.statSync(d0.cow.file).size);
+    if (bytes <= size) throw new RangeError(`newSize ${bytes} must be larger than the COW's ${size} bytes`);
+  }
   const tx = new Tx('grow-cow');
   return tx.run(async () => {
     const d = await tx.step('inspect', async () => {
@@ -146,10 +151,12 @@ export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> 
     let lastPercent = -1;
     // One DEV_WAIT stays armed: the kernel raises an event when a P store is invalidated.
     let event = false;
+    // If the wait itself fails (the device went away), it stays unresolved: the next status read
+    // reports the error, and a settled promise must not turn the loop into a busy one.
     const arm = (): Promise<void> =>
       dm.waitEvent(this.device, { signal }).then(
         () => void (event = true),
-        () => undefined,
+        () => new Promise<void>(() => undefined),
       );
     let armed = arm();
     for (let delay = 20; !signal.aborted; ) {

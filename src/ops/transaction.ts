@@ -23,6 +23,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function removeDevice(name: string, retry: dm.RemoveOptions['retry'] = true): Promise<void> {
   const info = infoOrNone(name);
   if (!info) return;
+  // A table that never went live must not go live now: drop it, then let queued I/O go.
+  if (info.flags.inactivePresent) await dm.clearTable(name).catch(() => undefined);
   if (info.flags.suspended) await dm.resume(name, { node: false }).catch(() => undefined);
   await dm.remove(name, { retry });
   forgetHeld(info);
@@ -110,8 +112,15 @@ export class Tx {
 
   async create(role: string, name: string, o: dm.CreateOptions = {}): Promise<void> {
     await this.step(`create ${role}`, async () => {
+      try {
+        await dm.create(name, o);
+      } catch (err) {
+        // Only a device this call made is ours to remove (never one that had the name already).
+        const made = o.uuid !== undefined && infoOrNone(name)?.uuid === o.uuid;
+        if (made) this.originals.set(name, { name, existed: false });
+        throw err;
+      }
       this.originals.set(name, { name, existed: false });
-      await dm.create(name, o);
     }, () => removeDevice(name));
   }
 
