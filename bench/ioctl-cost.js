@@ -1,39 +1,36 @@
 'use strict';
 // Issue 3: what one device-mapper call costs through devmapper, next to the same ioctl from C and
 // next to spawning dmsetup. Two calls: DEV_STATUS (info / infoSync) and a suspend + resume cycle.
-const { DMSETUP, stats, timeSync, timeAsync, batchFor, runRaw } = require('./lib');
+const path = require('node:path');
+const { ROOT, DMSETUP, GAP_MS, stats, timeSync, timeAsync, batchFor, interleave, paced, runRaw } = require('./lib');
 const { userspaceCost } = require('./userspace');
 
-/** Rounds alternate devmapper and C, so that a noisy neighbour hits both alike. */
+const SUSPEND_FLAG = 1 << 1;
+
 async function ioctlCost({ lib, raw, device, quick, log }) {
   const { dm } = lib;
-  const rounds = quick ? 1 : 3;
-  const batches = quick ? 5 : 12;
-  const spawnIter = quick ? 5 : 20;
+  const { native, DmCmd } = require(path.join(ROOT, 'dist', 'native'));
+  const rounds = quick ? 1 : 6;
+  const batches = quick ? 5 : 6;
+  const spawnPer = quick ? 5 : 4;
 
   // DEV_STATUS
   const sync = () => dm.infoSync(device);
   const asyncInfo = () => dm.info(device);
-  const plan = {
-    sync: await batchFor(sync, 10),
-    async: await batchFor(asyncInfo, 10),
-    raw: rawBatch(raw, 'status', device, 10),
-  };
-  log(`DEV_STATUS: batches of ${plan.sync} (infoSync), ${plan.async} (info), ${plan.raw} (C) calls`);
-  const s = { sync: [], async: [], raw: [] };
-  for (let r = 0; r < rounds; r++) {
-    s.sync.push(...timeSync(sync, { warmup: plan.sync, batches, batch: plan.sync }));
-    s.raw.push(...runRaw(raw, ['status', device, plan.raw, batches, plan.raw]));
-    s.async.push(...(await timeAsync(asyncInfo, { warmup: plan.async, batches, batch: plan.async })));
-  }
-  log(`DEV_STATUS: dmsetup info x ${spawnIter}`);
-  const dmsetupInfo = runRaw(raw, ['spawn', 2, spawnIter, DMSETUP, 'info', device]);
+  const b = { sync: await batchFor(sync, 10), async: await batchFor(asyncInfo, 10), raw: rawBatch(raw, 'status', device, 10) };
+  log(`DEV_STATUS: ${rounds} rounds of ${batches} batches of ${b.sync} (infoSync), ${b.async} (info), ${b.raw} (C) calls; ${spawnPer} x dmsetup info`);
+  const s = await interleave([
+    { key: 'sync', run: () => timeSync(sync, { warmup: b.sync, batches, batch: b.sync }) },
+    { key: 'async', run: () => timeAsync(asyncInfo, { warmup: b.async, batches, batch: b.async }) },
+    { key: 'raw', run: () => runRaw(raw, ['status', device, b.raw, batches, b.raw]) },
+    { key: 'dmsetup', run: () => runRaw(raw, ['spawn', 1, spawnPer, DMSETUP, 'info', device]) },
+  ], rounds);
   const status = {
     rows: [
       { key: 'devmapperSync', label: 'devmapper dm.infoSync()', stats: stats(s.sync) },
       { key: 'devmapperAsync', label: 'devmapper await dm.info()', stats: stats(s.async) },
       { key: 'rawC', label: 'raw C ioctl (same 16 KiB buffer)', stats: stats(s.raw) },
-      { key: 'dmsetup', label: 'dmsetup info NAME (spawned)', stats: stats(dmsetupInfo) },
+      { key: 'dmsetup', label: 'dmsetup info NAME (spawned)', stats: stats(s.dmsetup) },
       { key: 'devmapperUserspace', label: 'devmapper user-space work alone (no ioctl)', stats: await userspaceCost({ quick }) },
     ],
   };
@@ -49,24 +46,31 @@ async function ioctlCost({ lib, raw, device, quick, log }) {
     await dm.suspend(device);
     await dm.resume(device);
   };
-  const cyclePlan = { lib: await batchFor(cycle, 20), raw: rawBatch(raw, 'suspres', device, 20) };
-  log(`suspend+resume: batches of ${cyclePlan.lib} (devmapper), ${cyclePlan.raw} (C) cycles`);
-  const c = { lib: [], raw: [] };
-  for (let r = 0; r < rounds; r++) {
-    c.lib.push(...(await timeAsync(cycle, { warmup: cyclePlan.lib, batches, batch: cyclePlan.lib })));
-    c.raw.push(...runRaw(raw, ['suspres', device, cyclePlan.raw, batches, cyclePlan.raw]));
-  }
-  log(`suspend+resume: dmsetup suspend ; dmsetup resume x ${spawnIter}`);
-  const dmsetupCycle = runRaw(raw, ['spawn', 2, spawnIter, DMSETUP, 'suspend', device, ';', DMSETUP, 'resume', device]);
+  // Diagnostic: the addon's synchronous entry point (internal, not public API) for the same two
+  // ioctls, to tell the cost of the async hop from the cost of the rest.
+  const syncCycle = () => {
+    native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: SUSPEND_FLAG });
+    native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: 0 });
+  };
+  const n = quick ? 5 : 8;
+  log(`suspend+resume: ${rounds} rounds of ${n} cycles each (devmapper, addon sync, C), ${GAP_MS} ms apart; ${spawnPer} x dmsetup`);
+  const t = await interleave([
+    { key: 'lib', run: () => paced(cycle, { warmup: 1, n }) },
+    { key: 'sync', run: () => paced(syncCycle, { warmup: 1, n }) },
+    { key: 'raw', run: () => runRaw(raw, ['suspres', device, 1, n, 1]) },
+    { key: 'dmsetup', run: () => runRaw(raw, ['spawn', 1, spawnPer, DMSETUP, 'suspend', device, ';', DMSETUP, 'resume', device]) },
+  ], rounds);
   const suspendResume = {
     rows: [
-      { key: 'devmapper', label: 'devmapper await suspend(); await resume()', stats: stats(c.lib) },
-      { key: 'rawC', label: 'raw C suspend + resume ioctls', stats: stats(c.raw) },
-      { key: 'dmsetup', label: 'dmsetup suspend && dmsetup resume', stats: stats(dmsetupCycle) },
+      { key: 'devmapper', label: 'devmapper await suspend(); await resume()', stats: stats(t.lib) },
+      { key: 'addonSync', label: 'diagnostic: addon dmIoctl() sync, internal', stats: stats(t.sync) },
+      { key: 'rawC', label: 'raw C suspend + resume ioctls', stats: stats(t.raw) },
+      { key: 'dmsetup', label: 'dmsetup suspend && dmsetup resume', stats: stats(t.dmsetup) },
     ],
   };
   suspendResume.ratios = [
     ratio('devmapper / raw C', suspendResume, 'devmapper', 'rawC', { max: 1.5 }),
+    ratio('diagnostic: addon sync / raw C', suspendResume, 'addonSync', 'rawC'),
     ratio('dmsetup / devmapper', suspendResume, 'dmsetup', 'devmapper', { min: 100 }),
   ];
   return { status, suspendResume };
@@ -74,18 +78,18 @@ async function ioctlCost({ lib, raw, device, quick, log }) {
 
 /** Calls per C batch for ~targetMs batches, from one short C run. */
 function rawBatch(raw, mode, device, targetMs) {
-  const trial = runRaw(raw, [mode, device, 20, 1, 50]);
+  const trial = runRaw(raw, [mode, device, 5, 1, 20]);
   return Math.max(1, Math.round((targetMs * 1e6) / trial[0]));
 }
 
-/** num/den of the medians; `max` or `min` is the target the ratio must meet. */
+/** num/den of the medians; `max` or `min` is the target the ratio must meet (none: diagnostic). */
 function ratio(label, section, num, den, target) {
   const get = (k) => section.rows.find((r) => r.key === k)?.stats;
   const a = get(num);
   const b = get(den);
   if (!a || !b) return { label, value: null, target, met: null };
   const value = a.medianNs / b.medianNs;
-  const met = target.max !== undefined ? value <= target.max : value >= target.min;
+  const met = !target ? null : target.max !== undefined ? value <= target.max : value >= target.min;
   return { label, value, p90Value: a.p90Ns / b.p90Ns, target, met };
 }
 

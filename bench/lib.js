@@ -78,6 +78,22 @@ async function batchFor(fn, targetMs) {
   return Math.max(1, Math.round((targetMs * 1e6) / perCall));
 }
 
+/**
+ * Runs each measurement a little in every round, the order rotating from round to round, so that
+ * a busy moment on the machine (other guests booting) falls on all of them alike rather than on
+ * whichever ran then. `m.run(round)` returns that round's samples. Returns samples by key.
+ */
+async function interleave(measures, rounds) {
+  const out = Object.fromEntries(measures.map((m) => [m.key, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < measures.length; k++) {
+      const m = measures[(k + r) % measures.length];
+      out[m.key].push(...(await m.run(r)));
+    }
+  }
+  return out;
+}
+
 /** Compiles bench/raw_ioctl.c with cc -O2 into `dir`. */
 function compileRaw(dir) {
   const bin = path.join(dir, 'raw_ioctl');
@@ -85,9 +101,33 @@ function compileRaw(dir) {
   return bin;
 }
 
+/**
+ * The kernel's suspend is bimodal: a fraction of a millisecond when it gets an expedited SRCU grace
+ * period, several timer ticks (~15 ms in the guest) when it does not, and back-to-back suspends
+ * mostly get the slow one whoever makes them. So every timed suspend, in every contender, comes
+ * after the same idle gap; the C program takes it from RAW_GAP_US.
+ */
+const GAP_MS = 5;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** `n` samples of `fn` (ns), each timed alone after a GAP_MS pause, after `warmup` untimed ones. */
+async function paced(fn, { warmup, n }) {
+  const out = [];
+  for (let i = 0; i < warmup + n; i++) {
+    await sleep(GAP_MS);
+    const t = now();
+    await fn();
+    if (i >= warmup) out.push(Number(now() - t));
+  }
+  return out;
+}
+
 /** Runs the raw C program; returns its samples (ns). */
 function runRaw(bin, args) {
-  const out = execFileSync(bin, args.map(String), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * MiB });
+  const out = execFileSync(bin, args.map(String), {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * MiB,
+    env: { ...process.env, RAW_GAP_US: String(GAP_MS * 1000) },
+  });
   return JSON.parse(out.trim().split('\n').pop()).samples_ns;
 }
 
@@ -183,6 +223,6 @@ function tableLine(t) {
 }
 
 module.exports = {
-  ROOT, DMSETUP, MiB, library, operations, stats, timeSync, timeAsync, batchFor, compileRaw, runRaw,
+  ROOT, DMSETUP, MiB, library, operations, stats, timeSync, timeAsync, batchFor, interleave, paced, sleep, GAP_MS, compileRaw, runRaw,
   Fixture, linearTarget, tableLine, now,
 };

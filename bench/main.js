@@ -2,7 +2,7 @@
 // Runs every benchmark where /dev/mapper/control works and returns one result object (see
 // report.js for how it is printed). Devices and loop devices are removed whatever happens.
 const os = require('node:os');
-const { MiB, library, compileRaw, Fixture } = require('./lib');
+const { MiB, GAP_MS, library, compileRaw, Fixture } = require('./lib');
 const { ioctlCost } = require('./ioctl-cost');
 const { freeze } = require('./freeze');
 
@@ -22,6 +22,8 @@ async function runBenchmarks({ quick = false, where = {}, log = (m) => process.s
     date: new Date().toISOString(),
     where: { kernel: os.release(), node: process.version, cpus: os.cpus().length, ...where },
     device: { target: 'linear', sizeMiB: SIZE / MiB, backing: 'loop device on a sparse file' },
+    // Every timed suspend (all contenders alike) follows this idle gap: see GAP_MS in lib.js.
+    suspendGapMs: GAP_MS,
   };
   let problems = [];
   try {
@@ -37,6 +39,7 @@ async function runBenchmarks({ quick = false, where = {}, log = (m) => process.s
     result.freeze = await freeze(ctx);
   } finally {
     problems = await fx.cleanup();
+    for (const p of problems) log(`cleanup: ${p}`);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }

@@ -7,10 +7,22 @@
 //        per iteration: TABLE_LOAD (TABLE0 / TABLE1 alternately) into the inactive slot, then
 //        suspend + resume; the sample is the freeze window, from just before the suspend ioctl
 //        to just after the resume ioctl returns (the load is outside it, as in a careful caller)
+//   raw_ioctl divert  NAME WARMUP ITER BASE TABLE COWPATH COWDEV STORE CHUNK
+//        per iteration, what devmapper's divert() does: wipe the COW header (4 KiB, fsync), create
+//        BASE read-only with NAME's TABLE and resume it, load NAME with "snapshot BASE COWDEV STORE
+//        CHUNK"; sample = [suspend NAME, resume NAME]; then put NAME back on TABLE and remove BASE
 //   raw_ioctl spawn   WARMUP ITER CMD [ARGS...] [';' CMD [ARGS...]]...
 //        per iteration: run the commands one after another (posix_spawn + waitpid, stdout and
 //        stderr to /dev/null, stop at the first failure), sample = start of the first spawn to
-//        the exit of the last. "%d" in an argument becomes the iteration's parity (0 or 1).
+//        the exit of the last. A '[' ... ']' pair of arguments around some commands times only
+//        those (the others are setup and teardown). "%d" in an argument becomes the iteration's
+//        parity (0 or 1).
+//
+// RAW_GAP_US=N in the environment: sleep N microseconds before each suspend + resume cycle
+// (suspres: then each sample is one cycle, timed alone) and before each reload / divert iteration.
+// The kernel's suspend is bimodal (an expedited SRCU grace period, or a normal one of several
+// timer ticks) and back-to-back suspends mostly get the slow one, whoever makes them: a gap, the
+// same for every contender, keeps the comparison about the caller.
 //
 // A TABLE is one line "START LENGTH TYPE PARAMS...". AREA is the data area in bytes after the
 // 312-byte header (default 16384, devmapper's default first buffer). Output: one line of JSON,
@@ -25,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +46,7 @@ extern char** environ;
 
 static int ctl = -1;
 static size_t area = 16384;
+static long gap_us = 0;
 
 static uint64_t now_ns(void) {
   struct timespec ts;
@@ -103,8 +117,10 @@ static void batched(const char* mode, int argc, char** argv) {
   struct dm_ioctl* io = request(name, 0);
   struct call_buf status = prepare(io, 0), suspend = prepare(io, DM_SUSPEND_FLAG), resume = prepare(io, 0);
   uint64_t* s = calloc((size_t)batches + 1, sizeof *s);
+  if (suspres && gap_us > 0) batch = 1;
   for (long b = -1; b < batches; b++) {
     long n = b < 0 ? warmup : batch;
+    if (suspres && gap_us > 0) usleep((useconds_t)gap_us);
     uint64_t t0 = now_ns();
     for (long i = 0; i < n; i++) {
       if (suspres) {
@@ -151,6 +167,7 @@ static void reload(int argc, char** argv) {
   struct call_buf suspend = prepare(io, DM_SUSPEND_FLAG), resume = prepare(io, 0);
   uint64_t* s = calloc((size_t)iter + 1, sizeof *s);
   for (long i = 0; i < warmup + iter; i++) {
+    if (gap_us > 0) usleep((useconds_t)gap_us);
     call(DM_TABLE_LOAD, &load[i & 1], "DM_TABLE_LOAD");
     uint64_t t0 = now_ns();
     call(DM_DEV_SUSPEND, &suspend, "DM_DEV_SUSPEND (suspend)");
@@ -158,6 +175,49 @@ static void reload(int argc, char** argv) {
     if (i >= warmup) s[i - warmup] = now_ns() - t0;
   }
   print_samples("reload", s, iter);
+}
+
+static void divert(int argc, char** argv) {
+  if (argc < 11) usage();
+  const char *name = argv[2], *base = argv[5], *table = argv[6], *cowpath = argv[7], *cowdev = argv[8];
+  const char *store = argv[9], *chunk = argv[10];
+  long warmup = num(argv[3]), iter = num(argv[4]);
+  unsigned long long start, length;
+  if (sscanf(table, "%llu %llu", &start, &length) != 2) usage();
+  struct dm_ioctl* bio = request(base, 0);
+  struct call_buf create = prepare(bio, DM_READONLY_FLAG), resume_base = prepare(bio, 0), remove = prepare(bio, 0);
+  struct call_buf load_base = prepare(load_request(base, table), DM_READONLY_FLAG);
+  struct call_buf load_back = prepare(load_request(name, table), 0);
+  struct dm_ioctl* io = request(name, 0);
+  struct call_buf suspend = prepare(io, DM_SUSPEND_FLAG), resume = prepare(io, 0);
+  static char zero[4096];
+  uint64_t* s = calloc((size_t)iter + 1, sizeof *s);
+  for (long i = 0; i < warmup + iter; i++) {
+    if (gap_us > 0) usleep((useconds_t)gap_us);
+    int fd = open(cowpath, O_RDWR | O_CLOEXEC);
+    if (fd < 0) die(cowpath);
+    if (pwrite(fd, zero, sizeof zero, 0) != (ssize_t)sizeof zero || fsync(fd) < 0) die("wipe cow header");
+    close(fd);
+    memcpy(bio, &create.header, sizeof create.header);
+    if (ioctl(ctl, DM_DEV_CREATE, bio) < 0) die("DM_DEV_CREATE (base)");
+    char snap[512];
+    snprintf(snap, sizeof snap, "0 %llu snapshot %u:%u %s %s %s", length, major(bio->dev), minor(bio->dev), cowdev, store, chunk);
+    call(DM_TABLE_LOAD, &load_base, "DM_TABLE_LOAD (base)");
+    call(DM_DEV_SUSPEND, &resume_base, "DM_DEV_SUSPEND (resume base)");
+    struct dm_ioctl* l = load_request(name, snap);
+    struct call_buf load_snap = prepare(l, 0);
+    call(DM_TABLE_LOAD, &load_snap, "DM_TABLE_LOAD (snapshot)");
+    uint64_t t0 = now_ns();
+    call(DM_DEV_SUSPEND, &suspend, "DM_DEV_SUSPEND (suspend)");
+    call(DM_DEV_SUSPEND, &resume, "DM_DEV_SUSPEND (resume)");
+    if (i >= warmup) s[i - warmup] = now_ns() - t0;
+    free(l);
+    call(DM_TABLE_LOAD, &load_back, "DM_TABLE_LOAD (back)");
+    call(DM_DEV_SUSPEND, &suspend, "DM_DEV_SUSPEND (suspend, back)");
+    call(DM_DEV_SUSPEND, &resume, "DM_DEV_SUSPEND (resume, back)");
+    call(DM_DEV_REMOVE, &remove, "DM_DEV_REMOVE (base)");
+  }
+  print_samples("divert", s, iter);
 }
 
 static void spawn_seq(int argc, char** argv) {
@@ -188,10 +248,20 @@ static void spawn_seq(int argc, char** argv) {
         args[k] = cmd[k];
       }
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), t1 = 0;
     for (int k = 0; k < n;) {
+      if (strcmp(args[k], "[") == 0 || strcmp(args[k], "]") == 0) {
+        if (args[k][0] == '[') t0 = now_ns();
+        else t1 = now_ns();
+        k++;
+        continue;
+      }
+      if (strcmp(args[k], ";") == 0) {
+        k++;
+        continue;
+      }
       int end = k;
-      while (end < n && strcmp(args[end], ";") != 0) end++;
+      while (end < n && strcmp(args[end], ";") != 0 && strcmp(args[end], "]") != 0) end++;
       char* saved = args[end];
       args[end] = NULL;
       pid_t pid;
@@ -207,9 +277,10 @@ static void spawn_seq(int argc, char** argv) {
         exit(1);
       }
       args[end] = saved;
-      k = end + 1;
+      k = end < n && saved[0] == ';' ? end + 1 : end;
     }
-    if (i >= warmup) s[i - warmup] = now_ns() - t0;
+    if (!t1) t1 = now_ns();
+    if (i >= warmup) s[i - warmup] = t1 - t0;
     for (int k = 0; k < nowned; k++) free(owned[k]);
   }
   print_samples("spawn", s, iter);
@@ -218,6 +289,7 @@ static void spawn_seq(int argc, char** argv) {
 int main(int argc, char** argv) {
   if (argc < 2) usage();
   const char* mode = argv[1];
+  if (getenv("RAW_GAP_US")) gap_us = num(getenv("RAW_GAP_US"));
   if (strcmp(mode, "spawn") == 0) {
     spawn_seq(argc, argv);
     return 0;
@@ -228,6 +300,8 @@ int main(int argc, char** argv) {
     batched(mode, argc, argv);
   else if (strcmp(mode, "reload") == 0)
     reload(argc, argv);
+  else if (strcmp(mode, "divert") == 0)
+    divert(argc, argv);
   else
     usage();
   return 0;

@@ -15,6 +15,7 @@ function times(x) {
 }
 
 function target(t) {
+  if (!t) return '-';
   return t.max !== undefined ? `<= ${t.max}x` : `>= ${t.min}x`;
 }
 
@@ -36,7 +37,7 @@ function rowsTable(rows) {
 function ratiosTable(ratios) {
   const out = [`  ${pad('ratio (of medians)', 52)}${lpad('value', 11)}${lpad('(p90)', 11)}  ${pad('target', 9)} result`];
   for (const q of ratios) {
-    const verdict = q.met === null ? 'not available' : q.met ? 'met' : 'MISSED';
+    const verdict = !q.target ? '' : q.met === null ? 'not available' : q.met ? 'met' : 'MISSED';
     out.push(`  ${pad(q.label, 52)}${lpad(times(q.value), 11)}${lpad(times(q.p90Value), 11)}  ${pad(target(q.target), 9)} ${verdict}`);
   }
   return out;
@@ -62,18 +63,27 @@ function format(r) {
     lines.push('NOTE: the guest is software-emulated (QEMU TCG): every absolute time here is many times slower');
     lines.push('than on hardware. Compare the ratios, which set devmapper against C and dmsetup on the same machine.');
   }
+  if (r.suspendGapMs) {
+    lines.push(`Each timed suspend, in every contender, follows a ${r.suspendGapMs} ms idle gap: the kernel's suspend takes either`);
+    lines.push('an expedited SRCU grace period (sub-ms) or a normal one (several timer ticks), and back-to-back calls');
+    lines.push('mostly get the slow one whoever makes them. dmsetup sequences get their gaps from process start-up.');
+  }
   lines.push('');
   lines.push('A. Per-call cost (issue 3): one device-mapper call, per call');
   lines.push(...section('DEV_STATUS', r.ioctl?.status));
   if (r.hostUserspace) {
     lines.push(`  devmapper user-space work alone, on the host's real CPU (no ioctl): ${time(r.hostUserspace.medianNs)} median,`);
     lines.push(`  ${time(r.hostUserspace.p90Ns)} p90 (the TCG guest's figure for the same work is in the table above)`);
+    if (r.hostAsyncHop) {
+      lines.push(`  one async call's round trip through the libuv pool, host CPU (the ioctl fails at once there):`);
+      lines.push(`  ${time(r.hostAsyncHop.medianNs)} median, ${time(r.hostAsyncHop.p90Ns)} p90`);
+    }
     lines.push('');
   }
   lines.push(...section('suspend + resume cycle', r.ioctl?.suspendResume));
   lines.push('B. Freeze window (issue 5): suspend ioctl start to resume ioctl return');
   lines.push(...section('replace (linear over loop A <-> linear over loop B)', r.freeze?.replace));
-  lines.push(...section('divert', r.freeze?.divert));
+  lines.push(...section('divert (linear -> snapshot over a read-only base, COW on a loop device)', r.freeze?.divert));
   if (r.cleanupProblems) lines.push(`cleanup problems: ${r.cleanupProblems.join('; ')}`);
   lines.push(`took ${r.seconds} s`);
   return lines.join('\n');

@@ -51,8 +51,9 @@ async function here(o, where) {
 async function inGuest(o) {
   // The guest emulates every instruction; the library's user-space share is measured here too,
   // on the real CPU (it needs no device-mapper), for comparison.
-  const { userspaceCost } = require('../bench/userspace');
+  const { userspaceCost, asyncHopCost } = require('../bench/userspace');
   const hostUserspace = await userspaceCost({ quick: o.quick });
+  const hostAsyncHop = await asyncHopCost({ quick: o.quick });
   const accel = process.env.DEVMAPPER_RIG_ACCEL === 'kvm' ? 'kvm' : 'tcg';
   const cmd = [process.execPath, path.join(__dirname, 'bench.js'), '--in-guest', '--accel', accel, ...(o.quick ? ['--quick'] : [])];
   return new Promise((resolve, reject) => {
@@ -79,7 +80,7 @@ async function inGuest(o) {
         process.stderr.write(`bench: the guest returned no results (exit ${code})\n`);
         return resolve(code || 1);
       }
-      output({ ...result, hostUserspace }, o);
+      output({ ...result, hostUserspace, hostAsyncHop }, o);
       resolve(code ?? 1);
     });
   });
