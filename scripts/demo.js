@@ -69,34 +69,42 @@ let cleaning;
 
 // ---------------------------------------------------------------- the writer
 
-/** Writes 1 MiB files one after another, each fsynced; remembers every file's checksum and
- *  when it was completed. */
-function startWriter(dir) {
-  const files = new Map(); // name -> { sha, doneAt }
+/** Writes 1 MiB files one after another, each fsynced, up to `limit` files; then overwrites them
+ *  in place, oldest first. Remembers every file's latest checksum and when it was completed. */
+function startWriter(dir, limit) {
+  const files = new Map(); // name -> { sha, doneAt } of its latest version
+  const history = new Map(); // name -> Set of the checksums of every version written
   let n = 0;
   let stop = false;
+  const state = { files, history, error: undefined, writes: 0 };
   const done = (async () => {
     while (!stop) {
-      const name = `live-${String(++n).padStart(5, '0')}.bin`;
+      const name = `live-${String((n++ % limit) + 1).padStart(5, '0')}.bin`;
       const data = crypto.randomBytes(MiB);
-      const fh = await fs.promises.open(path.join(dir, name), 'w');
+      // In place once the file exists: the same blocks, so the COW holds at most `limit` MiB of them.
+      const fh = await fs.promises.open(path.join(dir, name), files.has(name) ? 'r+' : 'w');
       try {
         await fh.write(data, 0, data.length, 0);
         await fh.sync();
       } finally {
         await fh.close();
       }
-      files.set(name, { sha: sha(data), doneAt: process.hrtime.bigint() });
+      const sum = sha(data);
+      files.set(name, { sha: sum, doneAt: process.hrtime.bigint() });
+      if (!history.has(name)) history.set(name, new Set());
+      history.get(name).add(sum);
+      state.writes++;
       await new Promise((r) => setTimeout(r, 20));
     }
-  })();
-  return {
-    files,
-    async stop() {
-      stop = true;
-      await done;
-    },
+  })().catch((err) => {
+    state.error = err;
+  });
+  state.stop = async () => {
+    stop = true;
+    await done;
+    if (state.error) throw new Error(`the writer failed: ${state.error.message}`);
   };
+  return state;
 }
 
 const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
@@ -131,7 +139,8 @@ async function demo() {
   run('mount', [`/dev/mapper/${VOL}`, mnt]);
   mounts.push(mnt);
 
-  say('Write to it: 4 files of 4 MiB, and a writer that keeps adding 1 MiB files');
+  const limit = Math.max(4, Math.floor((SIZE_MIB - 16) / 3));
+  say(`Write to it: 4 files of 4 MiB, and a writer that keeps writing ${limit} files of 1 MiB over and over`);
   const seeds = new Map();
   for (let i = 1; i <= 4; i++) {
     const data = crypto.randomBytes(4 * MiB);
@@ -139,25 +148,32 @@ async function demo() {
     seeds.set(`seed-${i}.bin`, sha(data));
   }
   run('sync', [], { quiet: true });
-  writer = startWriter(mnt);
+  writer = startWriter(mnt, limit);
   await new Promise((r) => setTimeout(r, 1500));
 
   say('Divert it live: the current contents freeze in a hidden base, new writes go to a COW file');
-  const beforeDivert = process.hrtime.bigint();
   const diverted = JSON.parse(await dmctl(['--json', 'divert', VOL, '--cow', path.join(work, 'cow.img'), '--size', `${Math.max(64, SIZE_MIB / 2)}M`], { capture: true }));
   process.stdout.write(`frozen image: ${diverted.base.path} (${diverted.base.dev}); COW: ${diverted.cow.device}; I/O paused ${diverted.freezeMs.toFixed(1)} ms\n`);
-  const inFrozen = new Map([...seeds]);
-  for (const [name, f] of writer.files) if (f.doneAt < beforeDivert) inFrozen.set(name, f.sha);
   await dmctl(['describe', VOL]);
 
   say('The frozen image, mounted read-only beside the live volume (the writer keeps going)');
   await dmctl(['create', FROZEN, '--readonly', '--table', `0 ${sectors} linear ${diverted.base.dev} 0`]);
   run('mount', ['-o', 'ro,noload', `/dev/mapper/${FROZEN}`, frozenMnt]);
   mounts.push(frozenMnt);
-  const frozenFiles = fs.readdirSync(frozenMnt).filter((f) => f.endsWith('.bin'));
-  const frozenBytes = verify(frozenMnt, inFrozen);
-  process.stdout.write(`${frozenFiles.length} files in the frozen image; the ${inFrozen.size} completed before the divert match byte for byte (${frozenBytes / MiB} MiB)\n`);
-  process.stdout.write(`the live volume has ${fs.readdirSync(mnt).filter((f) => f.endsWith('.bin')).length} files and counting\n`);
+  // The freeze is one point in time: each file there is whole, in one of the versions the writer
+  // completed (or empty, created but not yet written), and the seed files are exact.
+  const seedBytes = verify(frozenMnt, seeds);
+  let whole = 0;
+  const frozenFiles = fs.readdirSync(frozenMnt).filter((f) => f.startsWith('live-'));
+  for (const f of frozenFiles) {
+    const data = fs.readFileSync(path.join(frozenMnt, f));
+    if (data.length === 0) continue;
+    if (!writer.history.get(f)?.has(sha(data))) throw new Error(`frozen image: ${f} is not any version the writer wrote`);
+    whole++;
+  }
+  if (whole === 0) throw new Error('the frozen image holds none of the writer\'s files');
+  process.stdout.write(`frozen image: the 4 seed files match byte for byte (${seedBytes / MiB} MiB); ${whole} of the writer's files, each a whole version it wrote before the freeze\n`);
+  process.stdout.write(`the live volume meanwhile: ${writer.writes} writes so far\n`);
   run('umount', [frozenMnt]);
   mounts.pop();
   await dmctl(['remove', FROZEN]);
@@ -180,7 +196,7 @@ async function demo() {
   const bytes = verify(mnt, all);
   const onDisk = fs.readdirSync(mnt).filter((f) => f.endsWith('.bin')).length;
   if (onDisk !== all.size) throw new Error(`${onDisk} files on the volume, ${all.size} written`);
-  process.stdout.write(`verified ${all.size} files, ${bytes / MiB} MiB: every byte as written (${writer.files.size} of them written while diverting and merging)\n`);
+  process.stdout.write(`verified ${all.size} files, ${bytes / MiB} MiB: every byte as last written (${writer.writes} writes of 1 MiB, most of them while diverted and merging)\n`);
   run('umount', [mnt]);
   mounts.pop();
 
@@ -246,6 +262,10 @@ async function main() {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(`\ndemo FAILED: ${err && err.message}\n`);
+    cleanup().then(() => process.exit(1));
+  });
   try {
     await demo();
     return 0;
