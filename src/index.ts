@@ -2,6 +2,8 @@
 // and status model, and typed loading and reading of tables, at the top level.
 export * as dm from './dm';
 export * as loop from './loop';
+// Atomic live operations: replace, transactions, divert/merge/discard, snapshots, COW monitoring.
+export * as ops from './ops';
 export * from './table';
 // Typed tables to and from the kernel (src/table itself stays pure).
 export {

@@ -82,7 +82,13 @@ export async function prepareCow(tx: Tx, plan: CowPlan): Promise<PreparedCow> {
     },
   );
   const num = { major: dev.major, minor: dev.minor };
-  return { device: dev.path, dev: devKey(num), file: plan.file, owned: true, num, release: async () => dev.release?.() };
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    await dev.release?.();
+  };
+  return { device: dev.path, dev: devKey(num), file: plan.file, owned: true, num, release };
 }
 
 /** What the kernel says about the COW device `num`. */

@@ -42,6 +42,19 @@ export async function removeLeftoverBase(tx: Tx, name: string): Promise<void> {
   if (left && baseOwner(left.uuid) === name && left.openCount === 0) await tx.step('remove leftover base', () => removeDevice(left.name));
 }
 
+/**
+ * Diverts the live device `name` (any table): a hidden base device `<name>-dmbase` takes over the
+ * current table (read-only), and `name` becomes `snapshot <base> <cow>`. From the switch on the
+ * writes to `name` go to the COW store; the base is a frozen, consistent image of the moment of the
+ * switch (the filesystem was frozen for it unless `skipLockfs`), readable at `info.base.path`.
+ * Then merge() folds the writes back into the base and returns `name` to its table, or discard()
+ * drops them. The order: COW ready, base created, loaded and live, snapshot table loaded, and only
+ * then `name` suspended and resumed. Any failure undoes every step (OperationError).
+ *
+ * On a host where udev probes new devices, read the base with O_DIRECT (`dd iflag=direct`): a probe
+ * made between the base's creation and the switch can leave pages of the moment before it in the
+ * base's page cache.
+ */
 export async function divert(name: string, o: DivertOptions): Promise<DivertInfo> {
   checkOpsName(name);
   checkObject(o);
@@ -70,6 +83,8 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
     await tx.resume('V', name);
     const freezeMs = performance.now() - t0;
     tx.commit();
+    // The table holds the loop device now; the descriptor that kept it bound goes, whatever happens.
+    tx.afterCommit(() => cow.release());
     await tx.cleanup('release cow', () => cow.release());
     const { num: _n, release: _r, ...cowOut } = cow;
     return { name, base: { name: base, path: pathOf(b), dev: devKey(b) }, cow: cowOut, chunkSectors: chunk, persistent: store, freezeMs };

@@ -64,6 +64,8 @@ export async function createSnapshot(origin: string, snapName: string, o: Snapsh
     await tx.resume('S', snapName);
     await tx.resume('V', origin);
     tx.commit();
+    // The table holds the loop device now; the descriptor that kept it bound goes, whatever happens.
+    tx.afterCommit(() => cow.release());
     await tx.cleanup('release cow', () => cow.release());
     const { num: _n, release: _r, ...cowOut } = cow;
     return { name: snapName, path: dm.nodePath(snapName), origin, base: base!.name, cow: cowOut, chunkSectors: chunk, persistent: store };

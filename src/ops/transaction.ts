@@ -163,6 +163,14 @@ export class Tx {
 
   /** Undoes every completed step, newest first; returns what could not be undone. */
   private async rollback(): Promise<void> {
+    // First every inactive table goes: none of them ever went live, and one left loaded can block
+    // an undo (a snapshot cannot resume while a table that would take over its COW is loaded).
+    for (const o of this.originals.values()) {
+      const info = infoOrNone(o.name);
+      if (info?.flags.inactivePresent) {
+        await dm.clearTable(o.name).catch((err: Error) => this.notes.push(`clearing the inactive table of ${o.name} failed: ${err.message}`));
+      }
+    }
     for (const u of this.undos.reverse()) {
       try {
         await u.fn();

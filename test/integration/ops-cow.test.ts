@@ -81,6 +81,22 @@ describe('COW fill', () => {
     expect(deviceSum(dm.nodePath(v))).toBe(sum);
   });
 
+  it('watching costs next to no CPU (one armed DEV_WAIT and a timer), and an AbortSignal ends it', async () => {
+    const v = await plain('v', 16);
+    await ops.divert(v, { cow: { file: path.join(testDir(), 'idle.cow'), size: '2M' } });
+    const ac = new AbortController();
+    const w = ops.watchCow(v, { signal: ac.signal });
+    await sleep(300);
+    const cpu0 = process.cpuUsage();
+    await sleep(2000);
+    const cpu = process.cpuUsage(cpu0);
+    ac.abort();
+    await w.done;
+    // A busy loop would burn ~2 s of CPU here; the watcher reads a status a few times a second.
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(300);
+    await ops.discard(v);
+  });
+
   it('growCow extends the store by hand; the kernel sees the new size', async () => {
     const v = await plain('v', 16);
     const cow = path.join(testDir(), 'hand.cow');
