@@ -34,6 +34,7 @@ const show = (cmd) => process.stdout.write(`$ ${cmd}\n`);
 
 /** Runs dmctl as a user would type it; its stdout is shown (or returned with capture). */
 function dmctl(args, { capture = false } = {}) {
+  if (interrupted) return Promise.reject(new Error('interrupted'));
   show(`dmctl ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(' ')}`);
   return new Promise((resolve, reject) => {
     // A process group of its own: a Ctrl-C on the terminal reaches the demo, which lets a live
@@ -53,6 +54,7 @@ function dmctl(args, { capture = false } = {}) {
 }
 
 function run(cmd, args, { quiet = false } = {}) {
+  if (interrupted) throw new Error('interrupted');
   if (!quiet) show([cmd, ...args].join(' '));
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr.trim()}`);
@@ -62,6 +64,8 @@ function run(cmd, args, { quiet = false } = {}) {
 // ---------------------------------------------------------------- state for cleanup
 
 const children = new Set();
+/** Set on Ctrl-C: no further step starts. */
+let interrupted = false;
 const mounts = [];
 let work;
 let writer;
@@ -249,7 +253,6 @@ async function leftovers() {
 }
 
 async function main() {
-  let interrupted = false;
   const onSignal = () => {
     if (interrupted) return;
     interrupted = true;

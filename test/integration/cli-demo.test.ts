@@ -57,7 +57,18 @@ describe('scripts/demo.js', () => {
   it('interrupted (Ctrl-C) right after the divert: cleans up everything and exits 130', async () => {
     const r = await runDemo(['--size', '64M', '--keep-going-ms', '30000'], /== The frozen image/);
     expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(130);
-    expect(r.stdout).toMatch(/interrupted: cleaning up\nnothing left behind\n$/);
+    expect(r.stdout).toMatch(/\ninterrupted: cleaning up\n/);
+    expect(r.stdout).toMatch(/\nnothing left behind\n$/);
+    expect(r.stdout).not.toMatch(/== Merge/); // no step starts after the interrupt
+    await sleep(200);
+    expect(await leftovers(r.pid)).toEqual([]);
+  }, 600_000);
+
+  it('interrupted during the merge: the merge stops being waited for, everything is removed', async () => {
+    const r = await runDemo(['--size', '64M', '--keep-going-ms', '500'], /\$ dmctl merge /);
+    expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(130);
+    expect(r.stdout).toMatch(/\nnothing left behind\n$/);
+    expect(r.stdout).not.toMatch(/== Verify/);
     await sleep(200);
     expect(await leftovers(r.pid)).toEqual([]);
   }, 600_000);
