@@ -290,11 +290,18 @@ const host = hostHasDeviceMapper();
 if (host.ok) {
   main().then((code) => process.exit(code));
 } else {
-  // The guest vanishes with everything in it when stopped; the rig removes its own files.
+  // The guest vanishes with everything in it when stopped (Ctrl-C kills it); the rig removes its
+  // own files on this machine either way.
   process.stdout.write(`this machine cannot run device-mapper (${host.why}): running the demo in the QEMU guest\n`);
+  let stopped = false;
+  process.once('SIGINT', () => (stopped = true));
+  process.once('SIGTERM', () => (stopped = true));
   const { runInGuest } = require('./rig/run');
   runInGuest([process.execPath, __filename, ...process.argv.slice(2)], { cwd: ROOT, timeout: 1800 })
-    .then((rc) => process.exit(rc), (e) => {
+    .then((rc) => {
+      if (stopped) process.stdout.write('\ninterrupted: the guest is gone with everything the demo made in it; nothing left behind\n');
+      process.exit(stopped ? 130 : rc);
+    }, (e) => {
       process.stderr.write(`[rig] ${e.stack || e}\n`);
       process.exit(1);
     });
