@@ -90,7 +90,7 @@ function ratio(label, section, num, den, target) {
   if (!a || !b) return { label, value: null, target, met: null };
   const value = a.medianNs / b.medianNs;
   const met = !target ? null : target.max !== undefined ? value <= target.max : value >= target.min;
-  return { label, value, p90Value: a.p90Ns / b.p90Ns, target, met };
+  return { label, value, p10Value: a.p10Ns / b.p10Ns, p90Value: a.p90Ns / b.p90Ns, target, met };
 }
 
 module.exports = { ioctlCost, ratio };

@@ -36,6 +36,7 @@ function stats(samplesNs) {
   return {
     n: s.length,
     medianNs: rank(0.5),
+    p10Ns: rank(0.1),
     p90Ns: rank(0.9),
     minNs: s[0],
     meanNs: Math.round(s.reduce((a, b) => a + b, 0) / s.length),
@@ -107,7 +108,7 @@ function compileRaw(dir) {
  * mostly get the slow one whoever makes them. So every timed suspend, in every contender, comes
  * after the same idle gap; the C program takes it from RAW_GAP_US.
  */
-const GAP_MS = 5;
+const GAP_MS = 20;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** `n` samples of `fn` (ns), each timed alone after a GAP_MS pause, after `warmup` untimed ones. */

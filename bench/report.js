@@ -23,22 +23,22 @@ const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 
 function rowsTable(rows) {
-  const out = [`  ${pad('', 52)}${lpad('median', 11)}${lpad('p90', 11)}${lpad('n', 6)}`];
+  const out = [`  ${pad('', 52)}${lpad('p10', 11)}${lpad('median', 11)}${lpad('p90', 11)}${lpad('n', 6)}`];
   for (const r of rows) {
     if (!r.stats) {
       out.push(`  ${pad(r.label, 52)}  not available: ${r.why ?? 'not measured'}`);
       continue;
     }
-    out.push(`  ${pad(r.label, 52)}${lpad(time(r.stats.medianNs), 11)}${lpad(time(r.stats.p90Ns), 11)}${lpad(r.stats.n, 6)}`);
+    out.push(`  ${pad(r.label, 52)}${lpad(time(r.stats.p10Ns), 11)}${lpad(time(r.stats.medianNs), 11)}${lpad(time(r.stats.p90Ns), 11)}${lpad(r.stats.n, 6)}`);
   }
   return out;
 }
 
 function ratiosTable(ratios) {
-  const out = [`  ${pad('ratio (of medians)', 52)}${lpad('value', 11)}${lpad('(p90)', 11)}  ${pad('target', 9)} result`];
+  const out = [`  ${pad('ratio (target applies to the medians)', 52)}${lpad('(p10)', 11)}${lpad('median', 11)}${lpad('(p90)', 11)}  ${pad('target', 9)} result`];
   for (const q of ratios) {
     const verdict = !q.target ? '' : q.met === null ? 'not available' : q.met ? 'met' : 'MISSED';
-    out.push(`  ${pad(q.label, 52)}${lpad(times(q.value), 11)}${lpad(times(q.p90Value), 11)}  ${pad(target(q.target), 9)} ${verdict}`);
+    out.push(`  ${pad(q.label, 52)}${lpad(times(q.p10Value), 11)}${lpad(times(q.value), 11)}${lpad(times(q.p90Value), 11)}  ${pad(target(q.target), 9)} ${verdict}`);
   }
   return out;
 }
