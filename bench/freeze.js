@@ -3,8 +3,7 @@
 // resume ioctl returning), next to the same steps from C and to the dmsetup shell sequence.
 const fs = require('node:fs');
 const path = require('node:path');
-const { ROOT, DMSETUP, GAP_MS, sleep, stats, runRaw, interleave, linearTarget, tableLine, operations, now } = require('./lib');
-const { ratio } = require('./ioctl-cost');
+const { DMSETUP, GAP_MS, addon, sleep, stats, ratio, runRaw, interleave, linearTarget, tableLine, operations, now } = require('./lib');
 
 async function freeze(ctx) {
   const { ops, why } = operations();
@@ -43,7 +42,7 @@ async function replaceWindow({ lib, fx, raw, loops, sectors, quick, log }, ops, 
   const { rounds, per, spawnPer } = plan(quick);
   const tables = loops.map((l) => [linearTarget(l, sectors)]);
   const device = await fx.linear('replace', loops[0], sectors);
-  const { native, DmCmd } = require(path.join(ROOT, 'dist', 'native'));
+  const { native, DmCmd } = addon();
   const [t0, t1] = tables.map((t) => tableLine(t[0]));
   const files = writeTables(fx, 'table', [t0, t1]);
   const haveOps = !!ops && typeof ops.replace === 'function';
@@ -69,7 +68,7 @@ async function replaceWindow({ lib, fx, raw, loops, sectors, quick, log }, ops, 
       run: () => repeat(per, async () => {
         await lib.dm.loadTable(device, next());
         const t = now();
-        native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: 1 << 1 });
+        native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: lib.dm.DmFlag.SUSPEND });
         native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: 0 });
         return Number(now() - t);
       }),

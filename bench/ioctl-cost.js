@@ -1,15 +1,12 @@
 'use strict';
 // Issue 3: what one device-mapper call costs through devmapper, next to the same ioctl from C and
 // next to spawning dmsetup. Two calls: DEV_STATUS (info / infoSync) and a suspend + resume cycle.
-const path = require('node:path');
-const { ROOT, DMSETUP, GAP_MS, stats, timeSync, timeAsync, batchFor, interleave, paced, runRaw } = require('./lib');
+const { DMSETUP, GAP_MS, addon, stats, ratio, timeSync, timeAsync, batchFor, interleave, paced, runRaw } = require('./lib');
 const { userspaceCost } = require('./userspace');
-
-const SUSPEND_FLAG = 1 << 1;
 
 async function ioctlCost({ lib, raw, device, quick, log }) {
   const { dm } = lib;
-  const { native, DmCmd } = require(path.join(ROOT, 'dist', 'native'));
+  const { native, DmCmd } = addon();
   const rounds = quick ? 1 : 6;
   const batches = quick ? 5 : 6;
   const spawnPer = quick ? 5 : 4;
@@ -49,7 +46,7 @@ async function ioctlCost({ lib, raw, device, quick, log }) {
   // Diagnostic: the addon's synchronous entry point (internal, not public API) for the same two
   // ioctls, to tell the cost of the async hop from the cost of the rest.
   const syncCycle = () => {
-    native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: SUSPEND_FLAG });
+    native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: dm.DmFlag.SUSPEND });
     native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: 0 });
   };
   const n = quick ? 5 : 8;
@@ -82,15 +79,4 @@ function rawBatch(raw, mode, device, targetMs) {
   return Math.max(1, Math.round((targetMs * 1e6) / trial[0]));
 }
 
-/** num/den of the medians; `max` or `min` is the target the ratio must meet (none: diagnostic). */
-function ratio(label, section, num, den, target) {
-  const get = (k) => section.rows.find((r) => r.key === k)?.stats;
-  const a = get(num);
-  const b = get(den);
-  if (!a || !b) return { label, value: null, target, met: null };
-  const value = a.medianNs / b.medianNs;
-  const met = !target ? null : target.max !== undefined ? value <= target.max : value >= target.min;
-  return { label, value, p10Value: a.p10Ns / b.p10Ns, p90Value: a.p90Ns / b.p90Ns, target, met };
-}
-
-module.exports = { ioctlCost, ratio };
+module.exports = { ioctlCost };

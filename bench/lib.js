@@ -15,6 +15,11 @@ function library() {
   return require(path.join(ROOT, 'dist'));
 }
 
+/** The addon's typed interface (internal): for the diagnostic rows that bypass the dm layer. */
+function addon() {
+  return require(path.join(ROOT, 'dist', 'native'));
+}
+
 /** src/ops once it exists and is built; otherwise why not. */
 function operations() {
   const file = path.join(ROOT, 'dist', 'ops', 'index.js');
@@ -41,6 +46,17 @@ function stats(samplesNs) {
     minNs: s[0],
     meanNs: Math.round(s.reduce((a, b) => a + b, 0) / s.length),
   };
+}
+
+/** num/den of the medians; `max` or `min` is the target the ratio must meet (none: diagnostic). */
+function ratio(label, section, num, den, target) {
+  const get = (k) => section.rows.find((r) => r.key === k)?.stats;
+  const a = get(num);
+  const b = get(den);
+  if (!a || !b) return { label, value: null, target, met: null };
+  const value = a.medianNs / b.medianNs;
+  const met = !target ? null : target.max !== undefined ? value <= target.max : value >= target.min;
+  return { label, value, p10Value: a.p10Ns / b.p10Ns, p90Value: a.p90Ns / b.p90Ns, target, met };
 }
 
 /** Batches of `batch` calls, each batch timed as a whole: one sample = ns per call. Timing each
@@ -224,6 +240,6 @@ function tableLine(t) {
 }
 
 module.exports = {
-  ROOT, DMSETUP, MiB, library, operations, stats, timeSync, timeAsync, batchFor, interleave, paced, sleep, GAP_MS, compileRaw, runRaw,
+  ROOT, DMSETUP, MiB, library, addon, operations, stats, ratio, timeSync, timeAsync, batchFor, interleave, paced, sleep, GAP_MS, compileRaw, runRaw,
   Fixture, linearTarget, tableLine, now,
 };

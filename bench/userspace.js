@@ -7,10 +7,10 @@
 // Encoded with no data area: dmEncode hands back a JS Buffer, whose allocation would otherwise
 // outweigh the 16 KiB that dmIoctl zeroes; so this leaves that out.
 const path = require('node:path');
-const { ROOT, stats, timeSync, timeAsync, batchFor } = require('./lib');
+const { ROOT, addon, stats, timeSync, timeAsync, batchFor } = require('./lib');
 
 async function userspaceCost({ quick = false } = {}) {
-  const { native, DmCmd } = require(path.join(ROOT, 'dist', 'native'));
+  const { native, DmCmd } = addon();
   const { toInfo } = require(path.join(ROOT, 'dist', 'dm', 'info'));
   const { addressOf } = require(path.join(ROOT, 'dist', 'dm', 'device'));
   // A DEV_STATUS reply as the kernel writes it: interface 4.47, header only, device 253:0.
@@ -30,7 +30,7 @@ async function userspaceCost({ quick = false } = {}) {
  *  control device), i.e. the round trip through the libuv pool and back that every async call
  *  pays, on this machine's real CPU. */
 async function asyncHopCost({ quick = false } = {}) {
-  const { native, DmCmd } = require(path.join(ROOT, 'dist', 'native'));
+  const { native, DmCmd } = addon();
   const one = () => native.dmIoctlAsync(DmCmd.DEV_STATUS, { name: 'bench' }).catch(() => undefined);
   const batch = await batchFor(one, 10);
   return stats(await timeAsync(one, { warmup: batch, batches: quick ? 5 : 30, batch }));
