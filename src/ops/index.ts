@@ -3,24 +3,39 @@
 // device suspended, and on failure rolls back and throws an OperationError saying which step
 // failed and what state every device is in.
 //
-// Public API (shapes in the TSDoc of each type):
+// Public API (every shape is a TSDoc'd type exported below):
 //
-//   replace(device, table, { noflush?, skipLockfs?, readOnly? })        -> { freezeMs, order, previous }
-//   transaction([{ device, table, readOnly? }, ...], { noflush?, skipLockfs? }) -> same; stack order from TABLE_DEPS
-//   divert(name, { cow: '/dev/blockdev' | { file, size }, chunkSectors?, persistent?: 'P'|'PO' })
-//                                                                        -> DivertInfo { base, cow, freezeMs, ... }
-//   merge(name, { onProgress?, signal?, wait?, pollMs? })                -> { state: 'merging' | 'done' }
-//   discard(name, { force? })
-//   createSnapshot(origin, snapName, { cow, chunkSectors?, persistent? }) -> SnapshotInfo
-//   removeSnapshot(snapName)
-//   rollback(snapName, { onProgress?, signal?, wait?, force? })         -> { state: 'merging' | 'done' }
-//   describe(name)  -> Description { state: 'plain'|'diverted'|'merging'|'origin'|'snapshot', base?, cow?, snapshots?, ... }
-//   watchCow(name, { thresholds?, grow?, signal?, intervalMs? })         -> CowWatcher (EventEmitter + async iterator)
-//   growCow(name, newSize)                                               -> { bytes, totalSectors }
+//   replace(device, table: TableInput, { noflush?, skipLockfs?, readOnly? })
+//       -> ReplaceResult { freezeMs, order: string[], previous: { [device]: tableText } }
+//   transaction([{ device, table, readOnly? }, ...], { noflush?, skipLockfs? })
+//       -> ReplaceResult; loads all, suspends top of the stack first (order from TABLE_DEPS), resumes in reverse
+//   divert(name, { cow: string /* block device */ | { file, size: bigint|number|string },
+//                  chunkSectors? = 8, persistent?: 'P'|'PO' = 'P', noflush?, skipLockfs? })
+//       -> DivertInfo { name, base: { name, path, dev }, cow: CowInfo, chunkSectors, persistent, freezeMs }
+//   merge(name, { onProgress?(MergeProgress), signal?: AbortSignal, wait?: boolean = true, pollMs? })
+//       -> MergeResult { name, state: 'merging' | 'done' }   (starts, or follows a merge started elsewhere)
+//   waitMerge(name, opts), finishMerge(name)                  (the two halves of merge's waiting part)
+//   discard(name, { force? })                                  (refused while mounted/open unless force)
+//   createSnapshot(origin, snapName, { cow, chunkSectors?, persistent? }) -> SnapshotInfo { name, path, origin, base, cow, ... }
+//   removeSnapshot(snapName)                                   (the last one returns the origin to its table)
+//   rollback(snapName, { onProgress?, signal?, wait?, pollMs?, force? }) -> MergeResult { name: origin, state }
+//   describe(name) -> Description { name, state: 'plain'|'diverted'|'merging'|'origin'|'snapshot', suspended,
+//                                   base?, cow?: CowState (status, percentFull), chunkSectors?, persistent?,
+//                                   merge?: { complete, failed }, snapshots?, origin?, leftoverBase? }
+//   watchCow(name, { thresholds? = [50,80,90,95], grow?: true | { at?, by?, max? }, signal?, intervalMs? })
+//       -> CowWatcher: EventEmitter of CowEvent ('fill' | 'warning' | 'grown' | 'invalid' | 'overflow' |
+//          'merge-failed' | 'unknown' | 'error' | 'end', also 'event' for each), async-iterable, stop(), done
+//   growCow(name, newSize) -> GrowResult { bytes, totalSectors }
 //
-// Hidden devices: the base of V is `<V>-dmbase` with uuid `DEVMAPPER-BASE-<V>`; a snapshot S made
-// by createSnapshot has uuid `DEVMAPPER-SNAP-<S>`. COW files devmapper creates are attached with
-// LO_FLAGS_AUTOCLEAR (the kernel detaches them when the snapshot ends) and deleted by devmapper.
+// Errors: validation -> TypeError / RangeError before anything changes. Anything later ->
+// OperationError { operation, step, code?, cause, state: { asBefore, devices: DeviceState[], notes },
+// completed: string[], committed }. Before its commit point an operation is rolled back (every
+// inactive table cleared, every table restored, every device resumed); after it (cleanup steps
+// such as removing the base) the operation stands and `committed` is true.
+//
+// Tests: setFaultHook(fn) is called before every step with '<operation>:<step>' (e.g.
+// 'divert:suspend V'); kernelRefusal() makes an error like the kernel's.
+//
 export { OperationError } from './errors';
 export type { OperationState, DeviceState } from './errors';
 export { setFaultHook, kernelRefusal } from './faults';

@@ -31,16 +31,17 @@ async function plain(tag: string, mib: number): Promise<string> {
   return name;
 }
 
-/** Writes `mib` MiB of a pattern, 512 KiB at a time, each synced; returns false on the first EIO. */
+/** Writes `mib` MiB of a pattern, 512 KiB at a time, each synced (off the event loop, so the
+ *  watcher in this process runs meanwhile); returns false on the first EIO. */
 async function writeMiB(dev: string, mib: number, pauseMs = 30): Promise<boolean> {
-  const fd = fs.openSync(dev, 'r+');
+  const fh = await fs.promises.open(dev, 'r+');
   try {
     const chunk = Buffer.alloc(512 * 1024);
     for (let off = 0; off < mib * MiB; off += chunk.length) {
       chunk.fill(`w${off}`);
       try {
-        fs.writeSync(fd, chunk, 0, chunk.length, off);
-        fs.fdatasyncSync(fd);
+        await fh.write(chunk, 0, chunk.length, off);
+        await fh.datasync();
       } catch {
         return false;
       }
@@ -48,7 +49,7 @@ async function writeMiB(dev: string, mib: number, pauseMs = 30): Promise<boolean
     }
     return true;
   } finally {
-    fs.closeSync(fd);
+    await fh.close().catch(() => undefined);
   }
 }
 
@@ -57,7 +58,7 @@ describe('COW fill', () => {
     const v = await plain('v', 32);
     const cow = path.join(testDir(), 'grow.cow');
     await ops.divert(v, { cow: { file: cow, size: '4M' } });
-    const w = ops.watchCow(v, { thresholds: [25, 50], grow: { at: 50, by: '4M', max: '64M' }, intervalMs: 100 });
+    const w = ops.watchCow(v, { thresholds: [25, 50], grow: { at: 50, by: '8M', max: '64M' }, intervalMs: 50 });
     const events: CowEvent[] = [];
     const collected = (async () => {
       for await (const e of w) events.push(e);

@@ -127,6 +127,40 @@ describe('point-in-time snapshots', () => {
     expect((await ops.describe(v)).state).toBe('plain');
   });
 
+  it('rolling back to one of two snapshots keeps the other: V stays an origin', async () => {
+    const v = await origin('v', 16);
+    const original = condition(v);
+    const write = (tag: string): void => {
+      const fd = fs.openSync(dm.nodePath(v), 'r+');
+      fs.writeSync(fd, Buffer.alloc(2 * MiB, tag), 0, 2 * MiB, 0);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+    };
+    const head = (dev: string): string => {
+      const fd = fs.openSync(dm.nodePath(dev), 'r');
+      const b = Buffer.alloc(16);
+      fs.readSync(fd, b, 0, 16, MiB);
+      fs.closeSync(fd);
+      return b.toString();
+    };
+    write('a');
+    const s1 = testName('s1');
+    const s2 = testName('s2');
+    await ops.createSnapshot(v, s1, { cow: { file: cowFile('o1'), size: '8M' } });
+    write('b');
+    await ops.createSnapshot(v, s2, { cow: { file: cowFile('o2'), size: '8M' } });
+    write('c');
+    expect([head(v), head(s1), head(s2)]).toEqual(['c'.repeat(16), 'a'.repeat(16), 'b'.repeat(16)]);
+    await ops.rollback(s1);
+    const d = await ops.describe(v);
+    expect(d.state).toBe('origin');
+    expect(d.snapshots!.map((x) => x.name)).toEqual([s2]);
+    expect([head(v), head(s2)]).toEqual(['a'.repeat(16), 'b'.repeat(16)]);
+    await ops.removeSnapshot(s2);
+    expect(condition(v)).toEqual(original);
+    expect(head(v)).toBe('a'.repeat(16));
+  });
+
   it('a rollback started by another process is finished by this one', async () => {
     const v = await origin('v', 32);
     const original = condition(v);
