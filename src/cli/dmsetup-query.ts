@@ -122,8 +122,8 @@ export function registerQueryVerbs(program: Command): void {
 function printTargets(verb: 'table' | 'status', d: { name: string; targets: TargetLine[] }, multiple: boolean, noTable: boolean): void {
   const prefix = multiple ? `${d.name}: ` : '';
   // A device without a table: dmsetup prints an empty line (after "name: " when listing every
-  // device), except that `dmsetup table` of every device leaves such a device out.
-  if (noTable) return verb === 'table' && multiple ? undefined : line(prefix);
+  // device), except that `dmsetup status` of every device leaves such a device out.
+  if (noTable) return verb === 'status' && multiple ? undefined : line(prefix);
   for (const t of d.targets) line(prefix + targetLine(t));
 }
 

@@ -58,7 +58,7 @@ function readAt(dev: string, offset: number, length: number): Buffer {
 
 const fill = (byte: number, n = MiB) => Buffer.alloc(n, byte);
 
-describe('dmctl replace', async () => {
+describe('dmctl replace', () => {
   it('swaps the live table and reports the freeze', async () => {
     const { name } = await volume('cli-repl');
     const other = await track(16 * MiB);
@@ -71,7 +71,7 @@ describe('dmctl replace', async () => {
   });
 });
 
-describe('dmctl divert / describe / merge / discard', async () => {
+describe('dmctl divert / describe / merge / discard', () => {
   it('divert freezes the contents, merge brings the new writes back with progress lines', async () => {
     const { name, loop } = await volume('cli-div');
     const node = dm.nodePath(name);
@@ -162,7 +162,7 @@ describe('dmctl divert / describe / merge / discard', async () => {
   });
 });
 
-describe('dmctl snapshot create / remove / rollback', async () => {
+describe('dmctl snapshot create / remove / rollback', () => {
   it('a snapshot keeps the old contents; rollback brings them back; remove drops one', async () => {
     const { name } = await volume('cli-orig');
     const node = dm.nodePath(name);

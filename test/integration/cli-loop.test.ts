@@ -20,7 +20,7 @@ afterAll(async () => {
   await removeTestDir();
 });
 
-describe('dmctl loop', async () => {
+describe('dmctl loop', () => {
   it('attach creates the file at --size, prints the device; ls and detach', async () => {
     const file = path.join(testDir(), 'cli-a.img');
     const dev = (await ok(['loop', 'attach', file, '--size', '8M'])).trim();
@@ -63,7 +63,7 @@ describe('dmctl loop', async () => {
   });
 });
 
-describe('exit codes of failures the kernel reports', async () => {
+describe('exit codes of failures the kernel reports', () => {
   it('no such device: 4, for info, table, status, remove, suspend, resume, message', async () => {
     const missing = testName('cli-nosuch');
     for (const args of [['info', missing], ['table', missing], ['status', missing], ['remove', missing], ['suspend', missing], ['resume', missing], ['message', missing, '0', '@stats_list']]) {

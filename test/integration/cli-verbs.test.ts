@@ -40,7 +40,7 @@ async function agree(args: string[]): Promise<string> {
   return ours.stdout;
 }
 
-describe('dmctl create', async () => {
+describe('dmctl create', () => {
   it('takes the table from --table, several lines, and makes the device live', async () => {
     const name = testName('cli-create');
     expect((await ok(['create', name, '--table', twoLines()]))).toBe('');
@@ -83,7 +83,7 @@ describe('dmctl create', async () => {
   });
 });
 
-describe('reports agree with dmsetup byte for byte', async () => {
+describe('reports agree with dmsetup byte for byte', () => {
   it('table and status of one device, of every device, and with --target', async () => {
     const name = testName('cli-agree');
     await ok(['create', name, '--table', twoLines()]);
@@ -140,7 +140,7 @@ describe('reports agree with dmsetup byte for byte', async () => {
   });
 });
 
-describe('--json shapes', async () => {
+describe('--json shapes', () => {
   it('version, targets, ls, ls --tree, table, status, deps', async () => {
     const lower = testName('cli-jlower');
     const upper = testName('cli-jupper');
@@ -170,7 +170,7 @@ describe('--json shapes', async () => {
   });
 });
 
-describe('changing devices', async () => {
+describe('changing devices', () => {
   it('suspend --noflush --nolockfs, resume, reload', async () => {
     const name = testName('cli-susp');
     await ok(['create', name, '--table', '0 2048 zero']);
