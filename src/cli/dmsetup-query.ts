@@ -94,7 +94,9 @@ export function registerQueryVerbs(program: Command): void {
           .filter((t) => !o.target || t.type === o.target)
           .map((t) => (verb === 'table' && !o.showkeys ? { ...t, params: hideKeys(t.type, t.params) } : t));
         out.push({ name: typeof r === 'string' ? r : (await dm.info(r)).name, targets: shown });
-        if (!globals(cmd).json) printTargets(verb, out[out.length - 1], multiple, lines.length === 0);
+        // A device without a table: dmsetup prints an empty line (after "name: " when listing
+        // every device), unless --target filters, which no target of it matches.
+        if (!globals(cmd).json) printTargets(out[out.length - 1], multiple, lines.length === 0 && !o.target);
       }
       if (globals(cmd).json) json(out.map((d) => ({ name: d.name, targets: d.targets.map((t) => (verb === 'status' ? statusJson(t) : t)) })));
     });
@@ -119,11 +121,9 @@ export function registerQueryVerbs(program: Command): void {
     });
 }
 
-function printTargets(verb: 'table' | 'status', d: { name: string; targets: TargetLine[] }, multiple: boolean, noTable: boolean): void {
+function printTargets(d: { name: string; targets: TargetLine[] }, multiple: boolean, emptyLine: boolean): void {
   const prefix = multiple ? `${d.name}: ` : '';
-  // A device without a table: dmsetup prints an empty line (after "name: " when listing every
-  // device), except that `dmsetup status` of every device leaves such a device out.
-  if (noTable) return verb === 'status' && multiple ? undefined : line(prefix);
+  if (emptyLine) return line(prefix);
   for (const t of d.targets) line(prefix + targetLine(t));
 }
 

@@ -92,6 +92,7 @@ describe('reports agree with dmsetup byte for byte', () => {
     await agree(['table']);
     await agree(['status']);
     await agree(['table', '--target', 'zero']);
+    await agree(['status', '--target', 'zero']);
     await agree(['status', name, '--target', 'linear']);
   });
 
