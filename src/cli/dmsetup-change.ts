@@ -1,17 +1,16 @@
 // dmsetup's verbs that change things: create, remove, remove_all, rename, suspend, resume,
 // load/reload, clear, wait, message, mknodes, setgeometry. Silent on success, like dmsetup;
 // --json reports what became of the device.
-import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import * as dm from '../dm';
 import type { DeviceRef } from '../dm';
-import { ensureNode } from '../dm/nodes';
 import { globals, intArg, note, parseIntArg, refLabel, requireRef, tableText, withDeviceSelect, type DeviceSelect } from './args';
 import { CliError, Exit, usage } from './exit';
 import { infoJson } from './dmsetup-query';
 import { json, write } from './output';
 import { onInterrupt } from './signals';
 import { prepareTable } from './table-input';
+import { errorTable, syncNodes } from './nodes';
 
 type TableOpts = { table?: string; tableFile?: string; readonly?: boolean; checks?: boolean };
 
@@ -26,14 +25,6 @@ function tableOptions(cmd: Command): Command {
 async function loadFrom(ref: DeviceRef, o: TableOpts, fileArg?: string) {
   const t = prepareTable(await tableText(o, fileArg), o.checks !== false);
   return dm.loadTable(ref, t.raw, { readOnly: !!o.readonly, secure: t.secure });
-}
-
-/** Like dmsetup --force: swap in an error table so pending I/O fails instead of hanging. */
-async function errorTable(ref: DeviceRef): Promise<void> {
-  const sectors = (await dm.table(ref)).reduce((n, t) => n + t.length, 0n);
-  if (sectors === 0n) return;
-  await dm.loadTable(ref, [{ start: 0n, length: sectors, type: 'error', params: '' }]);
-  await dm.resume(ref);
 }
 
 const report = async (cmd: Command, ref: DeviceRef) => {
@@ -219,33 +210,4 @@ export function registerChangeVerbs(program: Command): void {
       await dm.setGeometry(name, g);
       if (globals(cmd).json) json({ name, geometry: g });
     });
-}
-
-/** dm_mknodes: a node for each device (or the one named), stale nodes removed. */
-async function syncNodes(only?: string): Promise<{ created: string[]; removed: string[] }> {
-  const devices = await dm.listDevices();
-  const created: string[] = [];
-  const removed: string[] = [];
-  for (const d of devices) {
-    if (only !== undefined && d.name !== only) continue;
-    const existed = fs.existsSync(dm.nodePath(d.name));
-    await ensureNode(d.name, d.major, d.minor, false);
-    if (!existed) created.push(d.name);
-  }
-  if (only !== undefined && !devices.some((d) => d.name === only)) {
-    await dm.info(only); // ENXIO: no such device
-  }
-  if (only === undefined && fs.existsSync(dm.MAPPER_DIR)) {
-    const live = new Set(devices.map((d) => d.name));
-    for (const entry of fs.readdirSync(dm.MAPPER_DIR)) {
-      if (entry === 'control' || live.has(entry)) continue;
-      const p = dm.nodePath(entry);
-      const st = fs.lstatSync(p);
-      if (st.isBlockDevice() || st.isSymbolicLink()) {
-        fs.rmSync(p, { force: true });
-        removed.push(entry);
-      }
-    }
-  }
-  return { created, removed };
 }
