@@ -1,5 +1,8 @@
 // dmIoctl, dmIoctlAsync, dmEncode, dmDecode: the request/reply half of the dm binding.
+#include <chrono>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 #include "addon.h"
 #include "dm_js.h"
@@ -156,6 +159,72 @@ Napi::Value DmIoctlAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// Several ioctls back to back on one worker thread, stopping at the first failure: a freeze
+// window (suspend ... resume) then has no JavaScript and no thread hop inside it.
+class SequenceWorker : public Napi::AsyncWorker {
+ public:
+  SequenceWorker(Napi::Env env, std::vector<std::unique_ptr<Call>> calls)
+      : Napi::AsyncWorker(env, "dmIoctlSequence"), deferred_(Napi::Promise::Deferred::New(env)), calls_(std::move(calls)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    auto t0 = std::chrono::steady_clock::now();
+    for (auto& c : calls_) {
+      dm::Execute(c.get());
+      done_++;
+      if (!c->outcome.ok()) break;
+    }
+    elapsedNs_ = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array replies = Napi::Array::New(env);
+    int failedAt = -1;
+    for (size_t i = 0; i < done_; i++) {
+      const Call& c = *calls_[i];
+      if (c.outcome.ok()) {
+        replies.Set(static_cast<uint32_t>(i), ReplyToJs(env, c.reply));
+      } else {
+        failedAt = static_cast<int>(i);
+        out.Set("error", OutcomeError(env, c.outcome, c.cmd, c.label).Value());
+      }
+    }
+    out.Set("replies", replies);
+    out.Set("failedAt", failedAt);
+    out.Set("elapsedNs", elapsedNs_);
+    deferred_.Resolve(out);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<std::unique_ptr<Call>> calls_;
+  size_t done_ = 0;
+  double elapsedNs_ = 0;
+};
+
+Napi::Value DmIoctlSequence(const Napi::CallbackInfo& info) {
+  if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "steps must be an array of [cmd, request]");
+  Napi::Array steps = info[0].As<Napi::Array>();
+  std::vector<std::unique_ptr<Call>> calls;
+  for (uint32_t i = 0; i < steps.Length(); i++) {
+    Napi::Value step = steps.Get(i);
+    if (!step.IsArray()) throw Napi::TypeError::New(info.Env(), "each step must be [cmd, request]");
+    Napi::Array pair = step.As<Napi::Array>();
+    auto c = std::make_unique<Call>();
+    Napi::Value cmd = pair.Get(0u);
+    if (!cmd.IsNumber() || cmd.As<Napi::Number>().Uint32Value() >= kCommandCount)
+      throw Napi::TypeError::New(info.Env(), "unknown dm command");
+    c->cmd = cmd.As<Napi::Number>().Uint32Value();
+    ParseRequest(pair.Get(1u), &c->req, &c->opt);
+    c->label = DeviceLabel(c->req);
+    calls.push_back(std::move(c));
+  }
+  auto* w = new SequenceWorker(info.Env(), std::move(calls));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 Napi::Value DmEncode(const Napi::CallbackInfo& info) {
   Call c;
   Parse(info, &c);
@@ -301,6 +370,7 @@ Napi::Error OutcomeError(Napi::Env env, const Outcome& o, unsigned cmd, const st
 void InitDm(Napi::Env env, Napi::Object exports) {
   exports.Set("dmIoctl", Napi::Function::New(env, dm::DmIoctl, "dmIoctl"));
   exports.Set("dmIoctlAsync", Napi::Function::New(env, dm::DmIoctlAsync, "dmIoctlAsync"));
+  exports.Set("dmIoctlSequence", Napi::Function::New(env, dm::DmIoctlSequence, "dmIoctlSequence"));
   exports.Set("dmEncode", Napi::Function::New(env, dm::DmEncode, "dmEncode"));
   exports.Set("dmDecode", Napi::Function::New(env, dm::DmDecode, "dmDecode"));
 }

@@ -126,6 +126,17 @@ export interface LoopInfo {
   flags: number;
 }
 
+export interface SequenceResult {
+  /** Replies of the steps that succeeded, by index. */
+  replies: RawReply[];
+  /** Index of the step that failed, or -1. */
+  failedAt: number;
+  /** That step's error (errno, syscall, op, target), as dmIoctl would have thrown it. */
+  error?: Error;
+  /** Nanoseconds from the start of the first step to the end of the last one run. */
+  elapsedNs: number;
+}
+
 export interface WaitHandle {
   promise: Promise<RawReply>;
   cancel(): void;
@@ -135,6 +146,9 @@ export interface Native {
   // dm: every call opens nothing per call; the control fd is opened once and kept.
   dmIoctl(cmd: DmCmd, req: RawRequest): RawReply;
   dmIoctlAsync(cmd: DmCmd, req: RawRequest): Promise<RawReply>;
+  /** Runs the ioctls in order on one worker thread, stopping at the first failure. Used for freeze
+   *  windows, so that nothing runs between a suspend and its resume but the kernel. */
+  dmIoctlSequence(steps: [DmCmd, RawRequest][]): Promise<SequenceResult>;
   /** Waits on a thread of its own (not the libuv pool) until the device's event number differs
    *  from req.eventNr, then returns the DEV_WAIT reply (status lines). cancel() rejects with ECANCELED. */
   dmWait(req: RawRequest): WaitHandle;

@@ -11,8 +11,8 @@ export {
 export type { InterfaceVersion, ListedDevice, TableQueryOptions } from './query';
 export { create, remove, removeAll, rename, nameOf } from './lifecycle';
 export type { CreateOptions, RemoveOptions, RemoveResult } from './lifecycle';
-export { suspend, resume } from './suspend';
-export type { SuspendOptions } from './suspend';
+export { suspend, resume, suspendResumeCycle } from './suspend';
+export type { SuspendOptions, CycleResult } from './suspend';
 export { loadTable, clearTable } from './load';
 export type { LoadOptions } from './load';
 export { targetMessage, setGeometry, armPoll } from './message';

@@ -1,6 +1,5 @@
 // divert(): a live device V keeps its name and contents, but from the switch on its writes go to a
 // COW store, over a hidden base device that holds V's original table (a frozen, consistent image).
-import { performance } from 'node:perf_hooks';
 import * as dm from '../dm';
 import { fromRawTargets, needsSecureData } from '../table';
 import { checkCowSpec, prepareCow, type CowInfo, type CowSpec } from './cow';
@@ -78,10 +77,7 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
     const b = dm.infoSync(base);
     const snap = { start: 0n, length: tableLength(d.table), type: 'snapshot', params: `${devKey(b)} ${cow.dev} ${store} ${chunk}` };
     await tx.load('V', name, [snap], { readOnly: d.info.flags.readOnly });
-    const t0 = performance.now();
-    await tx.suspend('V', name, { noflush: o.noflush, skipLockfs: o.skipLockfs });
-    await tx.resume('V', name);
-    const freezeMs = performance.now() - t0;
+    const freezeMs = await tx.freeze([{ role: 'V', name }], { noflush: o.noflush, skipLockfs: o.skipLockfs });
     tx.commit();
     // The table holds the loop device now; the descriptor that kept it bound goes, whatever happens.
     tx.afterCommit(() => cow.release());

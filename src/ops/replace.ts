@@ -1,5 +1,4 @@
 // replace(): a new live table, atomically. transaction(): several devices at once, in stack order.
-import { performance } from 'node:perf_hooks';
 import { checkTargets } from '../dm/validate';
 import type { TargetInput } from '../dm/validate';
 import type { RawTarget } from '../native';
@@ -95,10 +94,7 @@ export async function transaction(changes: readonly Change[], o: SuspendChoice =
     const role = (d: string): string => (plan.length === 1 && op === 'replace' ? 'V' : d);
     for (const p of plan) await tx.load(role(p.device), p.device, p.targets, { readOnly: p.readOnly, secure: p.secure });
     order = stackOrder(plan.map((p) => p.device));
-    const t0 = performance.now();
-    for (const d of order) await tx.suspend(role(d), d, o);
-    for (const d of [...order].reverse()) await tx.resume(role(d), d);
-    freezeMs = performance.now() - t0;
+    freezeMs = await tx.freeze(order.map((d) => ({ role: role(d), name: d })), o);
     tx.commit();
   });
   return { freezeMs, order, previous };

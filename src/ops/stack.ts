@@ -23,6 +23,16 @@ export async function resumeHeld(name: string): Promise<void> {
   held.delete(devKey(i));
 }
 
+/** Brings the held set in line with the kernel after suspends and resumes made in one native call. */
+export function syncHeld(names: readonly string[]): void {
+  for (const n of names) {
+    const i = infoOrNone(n);
+    if (!i) continue;
+    if (i.flags.suspended) held.set(devKey(i), n);
+    else held.delete(devKey(i));
+  }
+}
+
 /** Forgets a device that is gone (removed while suspended). */
 export function forgetHeld(d: DevNum): void {
   held.delete(devKey(d));

@@ -7,7 +7,7 @@ import type { RawTarget } from '../native';
 import { OperationError, type DeviceState, type OperationState } from './errors';
 import { faultPoint } from './faults';
 import { infoOrNone, liveTable, sameTable } from './kernel';
-import { checkNoHeldRefs, forgetHeld, resumeHeld, suspendHeld } from './stack';
+import { checkNoHeldRefs, forgetHeld, resumeHeld, suspendHeld, syncHeld } from './stack';
 
 /** A device as it was before the transaction touched it (or: created by it). */
 interface Original {
@@ -138,6 +138,42 @@ export class Tx {
       this.suspendedHere.add(name);
       await suspendHeld(name, o);
     }, () => this.restore(name));
+  }
+
+  /**
+   * Suspends `devices` (top of the stack first) and resumes them in the reverse order in one native
+   * call, so no JavaScript runs inside the freeze window. Each suspend and resume is still a step of
+   * its own (`suspend <role>`, `resume <role>`) with its fault point and its undo; the fault points
+   * are asked before the window, and the first that throws ends the sequence at that step.
+   * Returns the window in milliseconds.
+   */
+  async freeze(devices: readonly { role: string; name: string }[], o: dm.SuspendOptions = {}): Promise<number> {
+    const steps = [
+      ...devices.map((d) => ({ step: `suspend ${d.role}`, name: d.name })),
+      ...[...devices].reverse().map((d) => ({ step: `resume ${d.role}`, name: d.name })),
+    ];
+    for (const d of devices) if (this.originals.get(d.name)?.existed !== false) this.remember(d.name);
+    let inject: { stopBefore: number; error: Error } | undefined;
+    for (const [i, s] of steps.entries()) {
+      try {
+        await faultPoint(`${this.op}:${s.step}`);
+      } catch (error) {
+        inject = { stopBefore: i, error: error as Error };
+        break;
+      }
+    }
+    for (const d of devices) this.suspendedHere.add(d.name);
+    const r = await dm.suspendResumeCycle(devices.map((d) => d.name), o, inject);
+    syncHeld(devices.map((d) => d.name));
+    for (const s of steps.slice(0, r.completed)) {
+      this.completed.push(s.step);
+      if (!this.committed) this.undos.push({ step: s.step, fn: () => this.restore(s.name) });
+    }
+    if (r.failed) {
+      this.current = steps[r.failed.index].step;
+      throw r.failed.error;
+    }
+    return r.elapsedNs / 1e6;
   }
 
   async resume(role: string, name: string): Promise<void> {

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import { OperationError, replace, setFaultHook, transaction, kernelRefusal } from '../../src/ops';
 import { sweep, testName } from '../helpers/dm';
+import { resumeHeld, suspendHeld } from '../../src/ops/stack';
 import { makeLoop, removeTestDir, type TestLoop } from '../helpers/loop';
 import { MiB, Writer, condition, countRecords, deviceSum, fillPattern, fsck, mkfs, mount, umount } from '../helpers/ops';
 import fs from 'node:fs';
@@ -192,17 +193,18 @@ describe('transaction', () => {
     const a = await device('a', [lin(l.path, 4096)]);
     const aDev = dm.infoSync(a);
     const c = await device('c', [lin(l2.path, 2048)]);
+    // Held the way operations hold an origin while a snapshot of it loads.
+    await suspendHeld(a);
     let inner: unknown;
-    setFaultHook(async (p) => {
-      if (p === 'replace:resume V' && inner === undefined) {
-        setFaultHook();
-        inner = await replace(c, [lin(`${aDev.major}:${aDev.minor}`, 2048)]).catch((e) => e);
-      }
-    });
-    await replace(a, [lin(l2.path, 4096)]);
+    try {
+      inner = await replace(c, [lin(`${aDev.major}:${aDev.minor}`, 2048)]).catch((e) => e);
+    } finally {
+      await resumeHeld(a);
+    }
     expect(inner).toBeInstanceOf(OperationError);
     expect((inner as OperationError).step).toBe('load V');
     expect((inner as OperationError).message).toMatch(/holds suspended/);
+    expect(dm.infoSync(c).flags.suspended).toBe(false);
     expect(dm.tableSync(c)[0].params).toBe(`${l2.major}:${l2.minor} 0`);
   });
 });
