@@ -3,40 +3,22 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import * as ops from '../../src/ops';
 import { OperationError } from '../../src/ops';
-import { sweep, testName } from '../helpers/dm';
-import { makeLoop, removeTestDir, testDir, type TestLoop } from '../helpers/loop';
+import { useTestDevices } from '../helpers/devices';
+import { testName } from '../helpers/dm';
+import { testDir, type TestLoop } from '../helpers/loop';
 import { MiB, Writer, condition, countRecords, debugfsCat, deviceSum, fillPattern, fsck, mkfs, mount, umount } from '../helpers/ops';
 
-const loops: TestLoop[] = [];
-const mounts: string[] = [];
-const writers: Writer[] = [];
-beforeAll(async () => {
-  await sweep(testName(''));
-});
-afterEach(async () => {
-  while (writers.length) await writers.pop()!.stop();
-  while (mounts.length) {
-    try {
-      umount(mounts.pop()!);
-    } catch {
-      /* already */
-    }
-  }
-  expect(await sweep(testName(''))).toEqual([]);
-  while (loops.length) await loops.pop()!.cleanup();
-});
-afterAll(removeTestDir);
+const { loop, mounts, writers } = useTestDevices();
 
 const lin = (dev: string, sectors: number, offset = 0, start = 0): dm.TargetInput => ({ start, length: sectors, type: 'linear', params: `${dev} ${offset}` });
 
 /** V over two segments of one loop device, in swapped order (so it cannot be a snapshot origin itself). */
 async function twoSegmentDevice(tag: string, mib: number): Promise<{ name: string; loop: TestLoop }> {
-  const l = await makeLoop((mib + 8) * MiB);
-  loops.push(l);
+  const l = await loop((mib + 8) * MiB);
   const half = (mib / 2) * 2048;
   const name = testName(tag);
   await dm.create(name);
@@ -137,8 +119,7 @@ describe('divert', () => {
     const { name: v } = await twoSegmentDevice('v', 32);
     const original = condition(v);
     fillPattern(dm.nodePath(v), 'old', 16 * MiB);
-    const c = await makeLoop(24 * MiB);
-    loops.push(c);
+    const c = await loop(24 * MiB);
     await ops.divert(v, { cow: c.path, chunkSectors: 16 });
     const d = await ops.describe(v);
     expect(d.cow!.owned).toBe(false);

@@ -1,39 +1,21 @@
 // replace() and multi-device transactions against the real kernel: load before suspend, stack
 // order, freeze window, and a rollback to exactly the previous state on every failure.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import { OperationError, replace, setFaultHook, transaction, kernelRefusal } from '../../src/ops';
-import { sweep, testName } from '../helpers/dm';
+import { useTestDevices } from '../helpers/devices';
+import { testName } from '../helpers/dm';
 import { resumeHeld, suspendHeld } from '../../src/ops/stack';
-import { makeLoop, removeTestDir, type TestLoop } from '../helpers/loop';
 import { MiB, Writer, condition, countRecords, deviceSum, fillPattern, fsck, mkfs, mount, umount } from '../helpers/ops';
 import fs from 'node:fs';
 import path from 'node:path';
 
-const loops: TestLoop[] = [];
-const mounts: string[] = [];
-beforeAll(async () => {
-  await sweep(testName(''));
+const { loop, mounts } = useTestDevices({
+  beforeCleanup: () => {
+    setFaultHook();
+  },
 });
-afterEach(async () => {
-  setFaultHook();
-  while (mounts.length) {
-    try {
-      umount(mounts.pop()!);
-    } catch {
-      /* already */
-    }
-  }
-  expect(await sweep(testName(''))).toEqual([]);
-  while (loops.length) await loops.pop()!.cleanup();
-});
-afterAll(removeTestDir);
 
-async function loop(bytes: number): Promise<TestLoop> {
-  const l = await makeLoop(bytes);
-  loops.push(l);
-  return l;
-}
 const lin = (dev: string, sectors: number, offset = 0, start = 0): dm.TargetInput => ({ start, length: sectors, type: 'linear', params: `${dev} ${offset}` });
 async function device(tag: string, targets: dm.TargetInput[]): Promise<string> {
   const name = testName(tag);

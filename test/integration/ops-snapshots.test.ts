@@ -2,40 +2,22 @@
 // origin, dropping one, and rolling the origin back to one by merging it.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import * as ops from '../../src/ops';
 import { OperationError } from '../../src/ops';
-import { sweep, testName } from '../helpers/dm';
-import { makeLoop, removeTestDir, testDir, type TestLoop } from '../helpers/loop';
+import { useTestDevices } from '../helpers/devices';
+import { testName } from '../helpers/dm';
+import { testDir } from '../helpers/loop';
 import { MiB, Writer, condition, countRecords, fsck, mkfs, mount, umount } from '../helpers/ops';
 
-const loops: TestLoop[] = [];
-const mounts: string[] = [];
-const writers: Writer[] = [];
-beforeAll(async () => {
-  await sweep(testName(''));
-});
-afterEach(async () => {
-  while (writers.length) await writers.pop()!.stop();
-  while (mounts.length) {
-    try {
-      umount(mounts.pop()!);
-    } catch {
-      /* already */
-    }
-  }
-  expect(await sweep(testName(''))).toEqual([]);
-  while (loops.length) await loops.pop()!.cleanup();
-});
-afterAll(removeTestDir);
+const { loop, mounts, writers } = useTestDevices();
 
 const lin = (dev: string, sectors: number, offset = 0, start = 0): dm.TargetInput => ({ start, length: sectors, type: 'linear', params: `${dev} ${offset}` });
 const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
 
 async function origin(tag: string, mib: number): Promise<string> {
-  const l = await makeLoop((mib + 8) * MiB);
-  loops.push(l);
+  const l = await loop((mib + 8) * MiB);
   const half = (mib / 2) * 2048;
   const name = testName(tag);
   await dm.create(name);

@@ -2,32 +2,15 @@
 // /dev/mapper/x), by "major:minor" or by { major, minor }; the kernel answers in major:minor, and
 // devPath / devPathFormatter map that back to the path.
 import fs from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import { devPath, formatTable, parseTable, resolveDevRef, type Target } from '../../src/table';
 import { devPathFormatter, kernelDeviceProvider, loadTable, readTable } from '../../src/table/kernel';
-import { PREFIX, sweep, testName } from '../helpers/dm';
-import { makeLoop, removeTestDir, type TestLoop } from '../helpers/loop';
+import { useTestDevices } from '../helpers/devices';
+import { testName } from '../helpers/dm';
 import { devNum, dmsetup, kernelTableText, makeDevice, MiB } from '../helpers/table';
 
-const loops: TestLoop[] = [];
-
-beforeAll(async () => {
-  await sweep(PREFIX);
-});
-
-afterEach(async () => {
-  expect(await sweep(testName(''))).toEqual([]);
-  while (loops.length) await loops.pop()!.cleanup();
-});
-
-afterAll(removeTestDir);
-
-async function loop(bytes = 16 * MiB): Promise<TestLoop> {
-  const l = await makeLoop(bytes);
-  loops.push(l);
-  return l;
-}
+const { loop } = useTestDevices();
 
 describe('device references', () => {
   it('a path, "major:minor" and { major, minor } load as the same device; the kernel answers major:minor; devPath gives the path back', async () => {

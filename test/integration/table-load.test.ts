@@ -4,34 +4,20 @@
 // in any error, whether validation or the kernel refuses the table.
 import { randomBytes } from 'node:crypto';
 import util from 'node:util';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as dm from '../../src/dm';
 import { DmCmd, native } from '../../src/native';
 import { CryptKey, isTargetType, TableError, type Table, type TableRule } from '../../src/table';
 import { kernelTableProblems, kernelVersions, loadTable, readStatus, readTable } from '../../src/table/kernel';
-import { PREFIX, sweep, testName } from '../helpers/dm';
-import { makeLoop, removeTestDir, type TestLoop } from '../helpers/loop';
+import { useTestDevices } from '../helpers/devices';
+import { testName } from '../helpers/dm';
 import { devNum, kernelTableText, makeDevice, MiB } from '../helpers/table';
 
-const loops: TestLoop[] = [];
-
-beforeAll(async () => {
-  await sweep(PREFIX);
+const { loop } = useTestDevices({
+  beforeCleanup: () => {
+    vi.restoreAllMocks();
+  },
 });
-
-afterEach(async () => {
-  vi.restoreAllMocks();
-  expect(await sweep(testName(''))).toEqual([]);
-  while (loops.length) await loops.pop()!.cleanup();
-});
-
-afterAll(removeTestDir);
-
-async function loop(bytes = 16 * MiB): Promise<TestLoop> {
-  const l = await makeLoop(bytes);
-  loops.push(l);
-  return l;
-}
 
 /** Every dm command sent from here on. */
 function watchIoctls(): DmCmd[] {

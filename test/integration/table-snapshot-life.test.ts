@@ -2,32 +2,14 @@
 // its small COW store fills (allocated grows, percentFull rises); a full P store ends Invalid
 // (with a device event), a full PO store says Overflow.
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import { isInvalid, percentFull, type SnapshotStatus, type SnapshotStore } from '../../src/table';
 import { readStatus, statusAs } from '../../src/table/kernel';
-import { PREFIX, sweep, testName } from '../helpers/dm';
-import { makeLoop, removeTestDir, type TestLoop } from '../helpers/loop';
+import { useTestDevices } from '../helpers/devices';
 import { dmsetup, kernelStatusText, makeDevice, MiB, writeAt } from '../helpers/table';
 
-const loops: TestLoop[] = [];
-
-beforeAll(async () => {
-  await sweep(PREFIX);
-});
-
-afterEach(async () => {
-  expect(await sweep(testName(''))).toEqual([]);
-  while (loops.length) await loops.pop()!.cleanup();
-});
-
-afterAll(removeTestDir);
-
-async function loop(bytes: number): Promise<TestLoop> {
-  const l = await makeLoop(bytes);
-  loops.push(l);
-  return l;
-}
+const { loop } = useTestDevices();
 
 const COW_BYTES = 1 * MiB;
 const STEP = 64 * 1024;

@@ -3,35 +3,18 @@
 // the typed fields must be what was loaded, and dmsetup must print the same lines.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import {
   CryptKey, formatTable, isTargetType, parseTable,
   type CacheStatus, type IntegrityTarget, type MirrorStatus, type SnapshotStatus, type Table, type TargetOf, type ThinPoolStatus,
 } from '../../src/table';
 import { loadTable, readStatus, readTable, statusAs } from '../../src/table/kernel';
-import { PREFIX, sweep, testName } from '../helpers/dm';
-import { makeLoop, removeTestDir, type TestLoop } from '../helpers/loop';
+import { useTestDevices } from '../helpers/devices';
+import { testName } from '../helpers/dm';
 import { canonical, devNum, dmsetup, kernelStatusText, kernelTableText, makeDevice, MiB, readFresh, verityTree, writeAt } from '../helpers/table';
 
-const loops: TestLoop[] = [];
-
-beforeAll(async () => {
-  await sweep(PREFIX);
-});
-
-afterEach(async () => {
-  expect(await sweep(testName(''))).toEqual([]);
-  while (loops.length) await loops.pop()!.cleanup();
-});
-
-afterAll(removeTestDir);
-
-async function loop(bytes = 16 * MiB): Promise<TestLoop> {
-  const l = await makeLoop(bytes);
-  loops.push(l);
-  return l;
-}
+const { loop } = useTestDevices();
 
 const sectors = (bytes: number) => BigInt(bytes / 512);
 

@@ -1,0 +1,66 @@
+// The setup and teardown every device-touching integration test file shares: loop devices, ext4
+// mounts and writer children the tests track, released after each test, with a check that no
+// dm device of this run is left behind.
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import type { AttachOptions } from '../../src/loop';
+import { PREFIX, sweep, testName } from './dm';
+import { makeLoop, removeTestDir, type TestLoop } from './loop';
+import { umount, type Writer } from './ops';
+
+const MiB = 1024 * 1024;
+
+export interface TestDevices {
+  /** A fresh loop device (sparse file of `bytes`, default 16 MiB), cleaned up after the test. */
+  loop(bytes?: number, opts?: Omit<AttachOptions, 'size'>): Promise<TestLoop>;
+  /** Loop devices to clean up after the test (loop() adds to it). */
+  loops: TestLoop[];
+  /** Mount points to unmount after the test; pop one the test unmounts itself. */
+  mounts: string[];
+  /** Writers to stop after the test; pop one the test stops itself. */
+  writers: Writer[];
+}
+
+export interface TestDevicesOptions {
+  /** Runs first in afterEach, before any cleanup: e.g. clear a fault hook or restore mocks. */
+  beforeCleanup?: () => void | Promise<void>;
+}
+
+/**
+ * Registers the file's hooks: beforeAll removes every test device left over (this run's or a
+ * crashed one's); afterEach stops the tracked writers, unmounts the tracked mounts (one already
+ * unmounted is fine), expects no dm device of this process to be left, and cleans up the tracked
+ * loop devices; afterAll removes this process's temp dir. Call it once, at the top of the file.
+ */
+export function useTestDevices(o: TestDevicesOptions = {}): TestDevices {
+  const loops: TestLoop[] = [];
+  const mounts: string[] = [];
+  const writers: Writer[] = [];
+
+  beforeAll(async () => {
+    await sweep(PREFIX);
+  });
+
+  afterEach(async () => {
+    await o.beforeCleanup?.();
+    while (writers.length) await writers.pop()!.stop();
+    while (mounts.length) {
+      try {
+        umount(mounts.pop()!);
+      } catch {
+        /* already */
+      }
+    }
+    expect(await sweep(testName(''))).toEqual([]);
+    while (loops.length) await loops.pop()!.cleanup();
+  });
+
+  afterAll(removeTestDir);
+
+  async function loop(bytes = 16 * MiB, opts: Omit<AttachOptions, 'size'> = {}): Promise<TestLoop> {
+    const l = await makeLoop(bytes, opts);
+    loops.push(l);
+    return l;
+  }
+
+  return { loop, loops, mounts, writers };
+}
