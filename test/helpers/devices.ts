@@ -5,7 +5,9 @@ import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import type { AttachOptions } from '../../src/loop';
 import { PREFIX, sweep, testName } from './dm';
 import { makeLoop, removeTestDir, type TestLoop } from './loop';
-import { umount, type Writer } from './ops';
+import path from 'node:path';
+import { nodePath } from '../../src/dm';
+import { Writer, mkfs, mount, umount } from './ops';
 
 const MiB = 1024 * 1024;
 
@@ -18,6 +20,9 @@ export interface TestDevices {
   mounts: string[];
   /** Writers to stop after the test; pop one the test stops itself. */
   writers: Writer[];
+  /** ext4 made on the dm device and mounted (tracked), with a writer appending to `log` in it
+   *  (tracked) that has synced `records` records. */
+  ext4WithWriter(device: string, records: number): Promise<{ mnt: string; w: Writer }>;
 }
 
 export interface TestDevicesOptions {
@@ -62,5 +67,15 @@ export function useTestDevices(o: TestDevicesOptions = {}): TestDevices {
     return l;
   }
 
-  return { loop, loops, mounts, writers };
+  async function ext4WithWriter(device: string, records: number): Promise<{ mnt: string; w: Writer }> {
+    mkfs(nodePath(device));
+    const mnt = mount(nodePath(device));
+    mounts.push(mnt);
+    const w = new Writer(path.join(mnt, 'log'));
+    writers.push(w);
+    await w.advance(records);
+    return { mnt, w };
+  }
+
+  return { loop, loops, mounts, writers, ext4WithWriter };
 }

@@ -10,9 +10,9 @@ import { OperationError } from '../../src/ops';
 import { useTestDevices } from '../helpers/devices';
 import { testName } from '../helpers/dm';
 import { testDir, type TestLoop } from '../helpers/loop';
-import { MiB, Writer, condition, countRecords, debugfsCat, deviceSum, fillPattern, fsck, mkfs, mount, umount } from '../helpers/ops';
+import { MiB, condition, countRecords, debugfsCat, deviceSum, fillPattern, fsck, mount, umount } from '../helpers/ops';
 
-const { loop, mounts, writers } = useTestDevices();
+const { loop, mounts, writers, ext4WithWriter } = useTestDevices();
 
 const lin = (dev: string, sectors: number, offset = 0, start = 0): dm.TargetInput => ({ start, length: sectors, type: 'linear', params: `${dev} ${offset}` });
 
@@ -33,12 +33,7 @@ describe('divert', () => {
   it('divert then merge: the base is a clean image of the switch; after the merge V holds every write', async () => {
     const { name: v } = await twoSegmentDevice('v', 64);
     const original = condition(v);
-    mkfs(dm.nodePath(v));
-    const mnt = mount(dm.nodePath(v));
-    mounts.push(mnt);
-    const w = new Writer(path.join(mnt, 'log'));
-    writers.push(w);
-    await w.advance(30);
+    const { mnt, w } = await ext4WithWriter(v, 30);
     const before = w.synced;
     const cow = cowFile('c1');
     const info = await ops.divert(v, { cow: { file: cow, size: '48M' } });
@@ -87,12 +82,9 @@ describe('divert', () => {
   it('divert then discard: refused while mounted; after it V, remounted, is as at the switch', async () => {
     const { name: v } = await twoSegmentDevice('v', 64);
     const original = condition(v);
-    mkfs(dm.nodePath(v));
-    let mnt = mount(dm.nodePath(v));
-    mounts.push(mnt);
-    const w = new Writer(path.join(mnt, 'log'));
-    writers.push(w);
-    await w.advance(20);
+    const made = await ext4WithWriter(v, 20);
+    let mnt = made.mnt;
+    const w = made.w;
     const cow = cowFile('c2');
     const info = await ops.divert(v, { cow: { file: cow, size: '32M' } });
     const atSwitch = debugfsCat(info.base.path, '/log');

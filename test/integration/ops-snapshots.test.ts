@@ -9,9 +9,9 @@ import { OperationError } from '../../src/ops';
 import { useTestDevices } from '../helpers/devices';
 import { testName } from '../helpers/dm';
 import { testDir } from '../helpers/loop';
-import { MiB, Writer, condition, countRecords, fsck, mkfs, mount, umount } from '../helpers/ops';
+import { MiB, condition, countRecords, fsck, mount, umount } from '../helpers/ops';
 
-const { loop, mounts, writers } = useTestDevices();
+const { loop, mounts, writers, ext4WithWriter } = useTestDevices();
 
 const lin = (dev: string, sectors: number, offset = 0, start = 0): dm.TargetInput => ({ start, length: sectors, type: 'linear', params: `${dev} ${offset}` });
 const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
@@ -30,12 +30,7 @@ describe('point-in-time snapshots', () => {
   it('S mounts read-only with the old contents while V changes; a second snapshot; drop it; roll V back to S', async () => {
     const v = await origin('v', 64);
     const original = condition(v);
-    mkfs(dm.nodePath(v));
-    const mnt = mount(dm.nodePath(v));
-    mounts.push(mnt);
-    const w = new Writer(path.join(mnt, 'log'));
-    writers.push(w);
-    await w.advance(20);
+    const { mnt, w } = await ext4WithWriter(v, 20);
     const s = testName('s1');
     const c1 = cowFile('s1');
     const info = await ops.createSnapshot(v, s, { cow: { file: c1, size: '32M' } });
