@@ -2,19 +2,12 @@ import type { RawReply, RawTarget } from '../native';
 import { decodeFlags } from './flags';
 import type { DeviceFlags } from './flags';
 
-/** What DEV_STATUS (and most other replies) say about a device. */
-export interface DeviceInfo {
-  name: string;
-  /** '' when the device has none. */
-  uuid: string;
-  major: number;
-  minor: number;
-  openCount: number;
-  eventNr: number;
-  /** Targets of the live table (of the inactive one when that was queried). */
-  targetCount: number;
+/** What DEV_STATUS (and most other replies) say about a device: the reply's header, with the
+ *  flags word decoded. `uuid` is '' when the device has none; `targetCount` counts the live table's
+ *  targets (the inactive one's when that was queried). */
+export type DeviceInfo = Pick<RawReply, 'name' | 'uuid' | 'major' | 'minor' | 'openCount' | 'eventNr' | 'targetCount'> & {
   flags: DeviceFlags;
-}
+};
 
 /** One line of a table or of its status: start and length in 512-byte sectors. */
 export type TargetLine = RawTarget;
