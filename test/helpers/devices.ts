@@ -6,7 +6,7 @@ import type { AttachOptions } from '../../src/loop';
 import { PREFIX, sweep, testName } from './dm';
 import { makeLoop, removeTestDir, type TestLoop } from './loop';
 import path from 'node:path';
-import { nodePath } from '../../src/dm';
+import * as dm from '../../src/dm';
 import { Writer, mkfs, mount, umount } from './ops';
 
 const MiB = 1024 * 1024;
@@ -23,6 +23,9 @@ export interface TestDevices {
   /** ext4 made on the dm device and mounted (tracked), with a writer appending to `log` in it
    *  (tracked) that has synced `records` records. */
   ext4WithWriter(device: string, records: number): Promise<{ mnt: string; w: Writer }>;
+  /** A dm device of `mib` MiB over two segments of one loop device in swapped order, so that it
+   *  cannot be a snapshot origin itself (operations must put a base under it). */
+  twoSegmentDevice(tag: string, mib: number): Promise<{ name: string; loop: TestLoop }>;
 }
 
 export interface TestDevicesOptions {
@@ -68,8 +71,8 @@ export function useTestDevices(o: TestDevicesOptions = {}): TestDevices {
   }
 
   async function ext4WithWriter(device: string, records: number): Promise<{ mnt: string; w: Writer }> {
-    mkfs(nodePath(device));
-    const mnt = mount(nodePath(device));
+    mkfs(dm.nodePath(device));
+    const mnt = mount(dm.nodePath(device));
     mounts.push(mnt);
     const w = new Writer(path.join(mnt, 'log'));
     writers.push(w);
@@ -77,5 +80,16 @@ export function useTestDevices(o: TestDevicesOptions = {}): TestDevices {
     return { mnt, w };
   }
 
-  return { loop, loops, mounts, writers, ext4WithWriter };
+  async function twoSegmentDevice(tag: string, mib: number): Promise<{ name: string; loop: TestLoop }> {
+    const l = await loop((mib + 8) * MiB);
+    const half = (mib / 2) * 2048;
+    const name = testName(tag);
+    const seg = (sectors: number, offset: number, start: number) => ({ start, length: sectors, type: 'linear', params: `${l.path} ${offset}` });
+    await dm.create(name);
+    await dm.loadTable(name, [seg(half, half + 16384, 0), seg(half, 0, half)]);
+    await dm.resume(name);
+    return { name, loop: l };
+  }
+
+  return { loop, loops, mounts, writers, ext4WithWriter, twoSegmentDevice };
 }

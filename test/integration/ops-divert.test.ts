@@ -8,24 +8,10 @@ import * as dm from '../../src/dm';
 import * as ops from '../../src/ops';
 import { OperationError } from '../../src/ops';
 import { useTestDevices } from '../helpers/devices';
-import { testName } from '../helpers/dm';
-import { testDir, type TestLoop } from '../helpers/loop';
+import { testDir } from '../helpers/loop';
 import { MiB, condition, countRecords, debugfsCat, deviceSum, fillPattern, fsck, mount, umount } from '../helpers/ops';
 
-const { loop, mounts, writers, ext4WithWriter } = useTestDevices();
-
-const lin = (dev: string, sectors: number, offset = 0, start = 0): dm.TargetInput => ({ start, length: sectors, type: 'linear', params: `${dev} ${offset}` });
-
-/** V over two segments of one loop device, in swapped order (so it cannot be a snapshot origin itself). */
-async function twoSegmentDevice(tag: string, mib: number): Promise<{ name: string; loop: TestLoop }> {
-  const l = await loop((mib + 8) * MiB);
-  const half = (mib / 2) * 2048;
-  const name = testName(tag);
-  await dm.create(name);
-  await dm.loadTable(name, [lin(l.path, half, half + 16384), lin(l.path, half, 0, half)]);
-  await dm.resume(name);
-  return { name, loop: l };
-}
+const { loop, mounts, writers, ext4WithWriter, twoSegmentDevice } = useTestDevices();
 
 const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
 

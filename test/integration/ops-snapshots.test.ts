@@ -11,20 +11,11 @@ import { testName } from '../helpers/dm';
 import { testDir } from '../helpers/loop';
 import { MiB, condition, countRecords, fsck, mount, umount } from '../helpers/ops';
 
-const { loop, mounts, writers, ext4WithWriter } = useTestDevices();
+const { mounts, writers, ext4WithWriter, twoSegmentDevice } = useTestDevices();
 
-const lin = (dev: string, sectors: number, offset = 0, start = 0): dm.TargetInput => ({ start, length: sectors, type: 'linear', params: `${dev} ${offset}` });
 const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
 
-async function origin(tag: string, mib: number): Promise<string> {
-  const l = await loop((mib + 8) * MiB);
-  const half = (mib / 2) * 2048;
-  const name = testName(tag);
-  await dm.create(name);
-  await dm.loadTable(name, [lin(l.path, half, half + 16384), lin(l.path, half, 0, half)]);
-  await dm.resume(name);
-  return name;
-}
+const origin = async (tag: string, mib: number): Promise<string> => (await twoSegmentDevice(tag, mib)).name;
 
 describe('point-in-time snapshots', () => {
   it('S mounts read-only with the old contents while V changes; a second snapshot; drop it; roll V back to S', async () => {
