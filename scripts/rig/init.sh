@@ -24,13 +24,15 @@ mkdir -p /newroot/dev/pts /newroot/dev/shm /newroot/rig
 mount -t devpts devpts /newroot/dev/pts
 mount -t tmpfs shm /newroot/dev/shm
 mount -t tmpfs run /newroot/run
-# Backing files for loop devices live on a real ext4 scratch disk (O_DIRECT works there).
-mount -t ext4 /dev/vda /newroot/tmp || mount -t tmpfs tmp /newroot/tmp
-chmod 1777 /newroot/tmp
+# Backing files for loop devices live on a real ext4 scratch disk (O_DIRECT works there), at
+# its own path (cmd.sh points TMPDIR at it): the host's /tmp stays visible, a checkout may be there.
+mkdir -p /newroot/scratch
+mount -t ext4 /dev/vda /newroot/scratch || mount -t tmpfs scratch /newroot/scratch
+chmod 1777 /newroot/scratch
 mount --bind /results /newroot/rig
 echo 1 > /proc/sys/kernel/printk 2>/dev/null
 chroot /newroot /bin/sh /rig/cmd.sh </dev/null
 echo $? > /results/rc
-umount /newroot/tmp 2>/dev/null
+umount /newroot/scratch 2>/dev/null
 sync
 poweroff -f

@@ -36,7 +36,7 @@ function writeCommand(runDir, cmd, cwd) {
   const script = [
     ...env,
     // The serial console is a terminal; tell tools not to redraw progress lines on it.
-    'export HOME=/root DEVMAPPER_RIG=1 CI="${CI:-true}"',
+    'export HOME=/root DEVMAPPER_RIG=1 CI="${CI:-true}" TMPDIR=/scratch',
     `cd ${quote(cwd)} || exit 97`,
     cmd.map(quote).join(' '),
   ].join('\n');
