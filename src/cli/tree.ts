@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import * as dm from '../dm';
+import { formatDevNum } from '../table';
 
 export interface TreeNode {
   /** The dm device's name, or the kernel's name of another block device (e.g. loop0); null if unknown. */
@@ -24,20 +25,20 @@ function kernelName(major: number, minor: number): string | null {
 
 export async function tree(): Promise<TreeNode[]> {
   const devices = await dm.listDevices();
-  const byNum = new Map(devices.map((d) => [`${d.major}:${d.minor}`, d]));
+  const byNum = new Map(devices.map((d) => [formatDevNum(d), d]));
   const deps = new Map<string, Array<{ major: number; minor: number }>>();
   for (const d of devices) deps.set(d.name, await dm.deps(d.name).catch(() => []));
   const used = new Set<string>();
-  for (const list of deps.values()) for (const x of list) used.add(`${x.major}:${x.minor}`);
+  for (const list of deps.values()) for (const x of list) used.add(formatDevNum(x));
 
   const build = (major: number, minor: number, seen: Set<string>): TreeNode => {
-    const key = `${major}:${minor}`;
+    const key = formatDevNum({ major, minor });
     const d = byNum.get(key);
     if (!d || seen.has(key)) return { name: d?.name ?? kernelName(major, minor), major, minor, dm: !!d, children: [] };
     const next = new Set(seen).add(key);
     return { name: d.name, major, minor, dm: true, children: (deps.get(d.name) ?? []).map((x) => build(x.major, x.minor, next)) };
   };
-  return devices.filter((d) => !used.has(`${d.major}:${d.minor}`)).map((d) => build(d.major, d.minor, new Set()));
+  return devices.filter((d) => !used.has(formatDevNum(d))).map((d) => build(d.major, d.minor, new Set()));
 }
 
 export function renderTree(roots: TreeNode[]): string {

@@ -4,6 +4,7 @@ import type { RawTarget } from '../native';
 import { parseDevNum, parseSnapshotStatus, percentFull, type DevNum, type SnapshotStatus } from '../table';
 import { cowInfo, type CowInfo } from './cow';
 import { devKey, dmDeviceAt, infoOrNone, liveTable, pathOf, tableText } from './kernel';
+import { refusal } from './errors';
 import { baseName, baseOwner, isSnapUuid } from './naming';
 
 export type DeviceRole = 'plain' | 'diverted' | 'merging' | 'origin' | 'snapshot';
@@ -81,6 +82,12 @@ export async function snapshotsOf(base: DevNum, except?: string): Promise<Snapsh
     out.push({ name: d.name, cow: await cowState(w[1], st), persistent: w[2], chunkSectors: Number(w[3]) });
   }
   return out;
+}
+
+/** Refuses a device caught in the middle of a change: suspended, or with a table loaded that has
+ *  not gone live. An operation must not start from there. */
+export function refuseMidChange(d: { info: dm.DeviceInfo }, name: string): void {
+  if (d.info.flags.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
 }
 
 export async function inspect(name: string): Promise<Inspection> {

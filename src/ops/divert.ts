@@ -3,7 +3,7 @@
 import * as dm from '../dm';
 import { fromRawTargets, needsSecureData } from '../table';
 import { checkCowSpec, prepareCow, type CowInfo, type CowSpec } from './cow';
-import { inspect } from './describe';
+import { inspect, refuseMidChange } from './describe';
 import { refusal } from './errors';
 import { devKey, infoOrNone, pathOf, tableLength } from './kernel';
 import { baseName, baseOwner, baseUuid, checkOpsName } from './naming';
@@ -64,7 +64,7 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
       if (d.state !== 'plain') throw refusal(`${name} is ${d.state}, not plain: it cannot be diverted`, 'EBUSY');
-      if (d.info.flags.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
+      refuseMidChange(d, name);
       return d;
     });
     if (d.leftoverBase) await removeLeftoverBase(tx, name);

@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import * as dm from '../dm';
 import type { DeviceInfo } from '../dm';
 import type { RawTarget } from '../native';
-import { devPath, parseDevNum, resolveDevRef, type DevNum } from '../table';
+import { devPath, formatDevNum, parseDevNum, resolveDevRef, type DevNum } from '../table';
 import { tokenize } from '../table/args';
 
-export const devKey = (d: DevNum): string => `${d.major}:${d.minor}`;
+/** A device's dev_t as "M:m", the key the operations index devices by. */
+export const devKey = formatDevNum;
 
 /** DEV_STATUS, or undefined when there is no such device. */
 export function infoOrNone(ref: dm.DeviceRef): DeviceInfo | undefined {

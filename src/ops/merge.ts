@@ -4,7 +4,7 @@
 import * as dm from '../dm';
 import { isInvalid, mergeComplete, mergeProgress, parseSnapshotStatus, type SnapshotStatus } from '../table';
 import { dropCow } from './cow';
-import { inspect, snapshotsOf, type Inspection } from './describe';
+import { inspect, snapshotsOf, type Inspection, refuseMidChange } from './describe';
 import { refusal, refused } from './errors';
 import { devKey, mountsOf, tableLength } from './kernel';
 import { checkOpsName } from './naming';
@@ -72,7 +72,7 @@ async function startMerge(name: string): Promise<void> {
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
       if (d.state !== 'diverted') throw refusal(`${name} is ${d.state}, not diverted`, 'EINVAL');
-      if (d.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
+      refuseMidChange(d, name);
       if (d.persistent === 'N') throw refusal('a transient (N) COW cannot be merged', 'EINVAL');
       if (d.cow!.status.state !== 'active') throw refusal(`the COW is ${d.cow!.status.state}: nothing can be merged`, 'EIO');
       return d;
@@ -125,7 +125,7 @@ export async function finishMerge(name: string): Promise<void> {
       const d = await inspect(name);
       if (d.state !== 'merging') throw refusal(`${name} is ${d.state}, not merging`, 'EINVAL');
       if (!d.merge!.complete) throw refusal(`the merge of ${name} has not finished`, 'EBUSY');
-      if (d.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
+      refuseMidChange(d, name);
       return { d, others: await snapshotsOf(d.baseInfo!) };
     });
     const base = d.baseInfo!;
@@ -156,7 +156,7 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
       if (d.state !== 'diverted') throw refusal(`${name} is ${d.state}, not diverted`, 'EINVAL');
-      if (d.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
+      refuseMidChange(d, name);
       const busy = inUse(d);
       if (busy && !o.force) throw refusal(`${name} is ${busy}: unmount it first, or pass force`, 'EBUSY');
       return d;

@@ -5,7 +5,7 @@
 import * as dm from '../dm';
 import { checkName } from '../dm/validate';
 import { checkCowSpec, dropCow, prepareCow, type CowInfo, type CowSpec } from './cow';
-import { inspect, snapshotsOf } from './describe';
+import { inspect, snapshotsOf, refuseMidChange } from './describe';
 import { refusal } from './errors';
 import { devKey, tableLength } from './kernel';
 import { finishMerge, inUse, waitMerge, type MergeOptions, type MergeResult } from './merge';
@@ -41,7 +41,7 @@ export async function createSnapshot(origin: string, snapName: string, o: Snapsh
     const d = await tx.step('inspect', async () => {
       const d = await inspect(origin);
       if (d.state !== 'plain' && d.state !== 'origin') throw refusal(`${origin} is ${d.state}: snapshots need a plain device or an origin`, 'EBUSY');
-      if (d.info.flags.suspended || d.info.flags.inactivePresent) throw refusal(`${origin} is suspended or has an inactive table`, 'EBUSY');
+      refuseMidChange(d, origin);
       return d;
     });
     if (d.leftoverBase) await removeLeftoverBase(tx, origin);
@@ -84,7 +84,7 @@ export async function removeSnapshot(snapName: string): Promise<void> {
       if (s.info.openCount > 0) throw refusal(`${snapName} is open or mounted`, 'EBUSY');
       const v = await inspect(s.origin!);
       if (v.state !== 'origin' && v.state !== 'merging') throw refusal(`its origin ${s.origin} is ${v.state}`, 'EINVAL');
-      if (v.info.flags.suspended || v.info.flags.inactivePresent) throw refusal(`${s.origin} is suspended or has an inactive table`, 'EBUSY');
+      refuseMidChange(v, v.name);
       return { s, v, others: await snapshotsOf(s.baseInfo!, snapName) };
     });
     const last = others.length === 0 && v.state === 'origin';
@@ -120,7 +120,7 @@ export async function rollback(snapName: string, o: RollbackOptions = {}): Promi
       if (s.cow!.status.state !== 'active') throw refusal(`${snapName} is ${s.cow!.status.state}: it cannot be merged`, 'EIO');
       const v = await inspect(s.origin!);
       if (v.state !== 'origin') throw refusal(`its origin ${s.origin} is ${v.state}`, 'EBUSY');
-      if (v.info.flags.suspended || v.info.flags.inactivePresent) throw refusal(`${v.name} is suspended or has an inactive table`, 'EBUSY');
+      refuseMidChange(v, v.name);
       const busy = inUse(v);
       if (busy && !o.force) throw refusal(`${v.name} is ${busy}: unmount it first, or pass force`, 'EBUSY');
       return { s, v };
