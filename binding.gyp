@@ -7,6 +7,7 @@
         "native/errno_error.cc",
         "native/dm_codec.cc",
         "native/dm_binding.cc",
+        "native/dm_status.cc",
         "native/dm_wait.cc",
         "native/loop.cc",
         "native/sys.cc"

@@ -12,21 +12,6 @@ namespace dm {
 
 namespace {
 
-const char* const kControl = "/dev/mapper/control";
-
-// Opened once, on first use, and kept: every ioctl goes through the same fd.
-int ControlFd(int* fd) {
-  static std::mutex mu;
-  static int cached = -1;
-  std::lock_guard<std::mutex> lock(mu);
-  if (cached < 0) {
-    int err = OpenControl(&cached);
-    if (err) return err;
-  }
-  *fd = cached;
-  return 0;
-}
-
 std::string Str(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return std::string();
@@ -253,6 +238,18 @@ Napi::Value DmDecode(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+int ControlFd(int* fd) {
+  static std::mutex mu;
+  static int cached = -1;
+  std::lock_guard<std::mutex> lock(mu);
+  if (cached < 0) {
+    int err = OpenControl(&cached);
+    if (err) return err;
+  }
+  *fd = cached;
+  return 0;
+}
 
 void ParseRequest(const Napi::Value& v, Request* req, IoctlOptions* opt) {
   Napi::Env env = v.Env();

@@ -206,6 +206,20 @@ std::vector<TargetVersion> DecodeVersions(const Reader& r, size_t base) {
   return out;
 }
 
+// The header both encoders write; `out` is zeroed and kHeader bytes long.
+void PutHeader(const Request& req, uint32_t dataSize, struct dm_ioctl* out) {
+  out->version[0] = DM_VERSION_MAJOR;
+  out->data_size = dataSize;
+  out->data_start = kHeader;
+  out->target_count = static_cast<uint32_t>(req.targets.size());
+  out->flags = req.flags;
+  out->event_nr = req.eventNr;
+  if (req.hasDev) out->dev = EncodeDev(req.major, req.minor);
+  const std::string& name = req.targetType ? *req.targetType : req.name;
+  std::memcpy(out->name, name.data(), name.size());
+  std::memcpy(out->uuid, req.uuid.data(), req.uuid.size());
+}
+
 }  // namespace
 
 const char* CommandName(unsigned cmd) { return cmd < kCommandCount ? kNames[cmd] : "UNKNOWN"; }
@@ -268,16 +282,7 @@ std::vector<uint8_t> Encode(unsigned cmd, const Request& req, size_t dataAreaSiz
   if (area > UINT32_MAX - kHeader) throw EncodeError("request does not fit in a dm-ioctl buffer (4 GiB)");
 
   std::vector<uint8_t> buf(kHeader + area, 0);
-  Put<uint32_t>(buf, offsetof(struct dm_ioctl, version), DM_VERSION_MAJOR);
-  Put<uint32_t>(buf, offsetof(struct dm_ioctl, data_size), static_cast<uint32_t>(buf.size()));
-  Put<uint32_t>(buf, offsetof(struct dm_ioctl, data_start), static_cast<uint32_t>(kHeader));
-  Put<uint32_t>(buf, offsetof(struct dm_ioctl, target_count), static_cast<uint32_t>(req.targets.size()));
-  Put<uint32_t>(buf, offsetof(struct dm_ioctl, flags), req.flags);
-  Put<uint32_t>(buf, offsetof(struct dm_ioctl, event_nr), req.eventNr);
-  if (req.hasDev) Put<uint64_t>(buf, offsetof(struct dm_ioctl, dev), EncodeDev(req.major, req.minor));
-  PutString(buf, offsetof(struct dm_ioctl, name), req.targetType ? *req.targetType : req.name);
-  PutString(buf, offsetof(struct dm_ioctl, uuid), req.uuid);
-
+  PutHeader(req, static_cast<uint32_t>(buf.size()), reinterpret_cast<struct dm_ioctl*>(buf.data()));
   EncodeTargets(buf, kHeader, req.targets);
   if (req.newName) PutString(buf, kHeader, *req.newName);
   if (req.geometry) PutString(buf, kHeader, *req.geometry);
@@ -286,6 +291,16 @@ std::vector<uint8_t> Encode(unsigned cmd, const Request& req, size_t dataAreaSiz
     PutString(buf, kHeader + kMsgHead, req.message->second);
   }
   return buf;
+}
+
+void EncodeHeaderOnly(unsigned cmd, const Request& req, struct dm_ioctl* out) {
+  if (cmd >= kCommandCount) throw EncodeError("unknown dm command " + std::to_string(cmd));
+  CheckString(req.name, "name", DM_NAME_LEN - 1);
+  CheckString(req.uuid, "uuid", DM_UUID_LEN - 1);
+  if (!req.targets.empty() || req.newName || req.message || req.geometry || req.targetType)
+    throw EncodeError("a header-only request carries no payload");
+  std::memset(out, 0, kHeader);
+  PutHeader(req, kHeader, out);
 }
 
 uint32_t PeekFlags(const std::vector<uint8_t>& buf) {

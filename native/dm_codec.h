@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+struct dm_ioctl;
+
 namespace dm {
 
 // The caller handed us something the kernel cannot be asked (maps to a JS TypeError).
@@ -87,6 +89,10 @@ void DecodeDev(uint64_t dev, uint32_t* major, uint32_t* minor);
 // Builds the ioctl buffer: header, then the payload the request carries, then free space so
 // that the data area holds at least dataAreaSize bytes for the reply.
 std::vector<uint8_t> Encode(unsigned cmd, const Request& req, size_t dataAreaSize);
+
+// The header alone (data_size = sizeof(struct dm_ioctl)), for commands whose request and reply
+// carry no payload; the caller reads the reply header in place.
+void EncodeHeaderOnly(unsigned cmd, const Request& req, struct dm_ioctl* out);
 
 // Flags word of a buffer the kernel filled (0 if the buffer is too short to hold one).
 uint32_t PeekFlags(const std::vector<uint8_t>& buf);

@@ -10,6 +10,9 @@
 
 namespace dm {
 
+// The control fd, opened on first use and kept: every ioctl goes through the same one.
+// Returns 0, or the errno of the open.
+int ControlFd(int* fd);
 // Throws Napi::TypeError on a value of the wrong type (validation proper is TypeScript's job).
 void ParseRequest(const Napi::Value& v, Request* req, IoctlOptions* opt);
 // How the request addressed its device, for error messages: name, "uuid X" or "major:minor".

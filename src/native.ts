@@ -149,6 +149,12 @@ export interface Native {
   /** Runs the ioctls in order on one worker thread, stopping at the first failure. Used for freeze
    *  windows, so that nothing runs between a suspend and its resume but the kernel. */
   dmIoctlSequence(steps: [DmCmd, RawRequest][]): Promise<SequenceResult>;
+  /** DEV_STATUS on the calling thread, the device addressed by 0 (name), 1 (uuid) or 2 (major,
+   *  minor); the reply goes into dmStatusRecord (read by src/dm/status-record.ts). */
+  dmStatus(by: 0, name: string): void;
+  dmStatus(by: 1, uuid: string): void;
+  dmStatus(by: 2, major: number, minor: number): void;
+  dmStatusRecord: ArrayBuffer;
   /** Waits on a thread of its own (not the libuv pool) until the device's event number differs
    *  from req.eventNr, then returns the DEV_WAIT reply (status lines). cancel() rejects with ECANCELED. */
   dmWait(req: RawRequest): WaitHandle;

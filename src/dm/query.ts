@@ -1,12 +1,12 @@
 // Cheap queries: each comes as an async function (off the event loop) and a Sync twin.
-import { callerStack } from '../errors';
-import { DmCmd } from '../native';
+import { callerStack, fromNative } from '../errors';
+import { DmCmd, native } from '../native';
 import type { RawReply, RawRequest, RawTargetVersion } from '../native';
 import { callAsync, callSync } from './call';
 import { addressOf } from './device';
-import type { DeviceRef } from './device';
+import type { Address, DeviceRef } from './device';
 import { DmFlag } from './flags';
-import { toInfo } from './info';
+import { readStatusRecord } from './status-record';
 import type { DeviceInfo, TargetLine } from './info';
 import { checkBufferOptions, checkName, MAX_TYPE_BYTES } from './validate';
 import type { BufferOptions } from './validate';
@@ -79,10 +79,38 @@ const versionQ = query(
 export const version = versionQ.async;
 export const versionSync = versionQ.sync;
 
-const infoQ = query(DmCmd.DEV_STATUS, (ref: DeviceRef) => onDevice(ref), toInfo);
+// The name infoSync last validated: callers poll the same device, and a name valid once stays so.
+let checkedName = '';
+
 /** DEV_STATUS. ENXIO when there is no such device. */
-export const info = infoQ.async;
-export const infoSync = infoQ.sync;
+export function infoSync(ref: DeviceRef): DeviceInfo {
+  if (ref !== checkedName || typeof ref !== 'string') return infoOf(addressOf(ref));
+  try {
+    native.dmStatus(0, ref);
+  } catch (err) {
+    throw fromNative(err, 'DEV_STATUS', ref);
+  }
+  return readStatusRecord();
+}
+
+function infoOf(a: Address): DeviceInfo {
+  const f = a.fields;
+  try {
+    if (f.name !== undefined) native.dmStatus(0, f.name);
+    else if (f.uuid !== undefined) native.dmStatus(1, f.uuid);
+    else native.dmStatus(2, f.major as number, f.minor as number);
+  } catch (err) {
+    throw fromNative(err, 'DEV_STATUS', a.label);
+  }
+  if (f.name !== undefined) checkedName = f.name;
+  return readStatusRecord();
+}
+
+/** DEV_STATUS, as a promise. The kernel answers it without waiting for any I/O, so it runs on the
+ *  calling thread: a trip through the thread pool would cost more than the ioctl. */
+export async function info(ref: DeviceRef): Promise<DeviceInfo> {
+  return infoSync(ref);
+}
 
 const listQ = query(
   DmCmd.LIST_DEVICES,

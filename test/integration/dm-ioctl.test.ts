@@ -162,6 +162,77 @@ describe('DEV_CREATE, DEV_STATUS, DEV_REMOVE', () => {
   });
 });
 
+describe('DEV_STATUS on the calling thread', () => {
+  // What the generic request/reply path decodes for the same device.
+  const generic = (ref: { name: string } | { uuid: string } | { major: number; minor: number }) => {
+    const r = native.dmIoctl(DmCmd.DEV_STATUS, ref);
+    return { name: r.name, uuid: r.uuid, major: r.major, minor: r.minor, openCount: r.openCount, eventNr: r.eventNr, targetCount: r.targetCount, flags: r.flags };
+  };
+  const fast = (i: dm.DeviceInfo) => ({ ...i, flags: generic({ name: i.name }).flags });
+
+  it('agrees with the generic decoder by name, uuid and dev_t, through renames, opens and a uuid set', async () => {
+    const a = testName('fast-\u00e9t\u00e9');
+    const made = await dm.create(a);
+    const dev = { major: made.major, minor: made.minor };
+    await dm.loadTable(a, zero());
+    await dm.resume(a);
+    expect(dm.infoSync(a)).toEqual({ ...generic({ name: a }), flags: dm.decodeFlags(generic({ name: a }).flags) });
+    expect(fast(dm.infoSync(dev))).toEqual(generic(dev));
+    const fd = open(a, fs.constants.O_RDONLY);
+    expect(dm.infoSync(a).openCount).toBe(1);
+    fs.closeSync(fd);
+    cleanups.pop();
+    expect(dm.infoSync(a).openCount).toBe(0);
+    // The strings of the last reply are reused only while their bytes are unchanged.
+    const b = testName('fast-b');
+    await dm.rename(a, { name: b });
+    expect(dm.infoSync(dev)).toMatchObject({ name: b, uuid: '' });
+    const uuid = `${PREFIX}uuid-${process.pid}-fast`;
+    await dm.rename(b, { uuid });
+    expect(dm.infoSync(dev)).toMatchObject({ name: b, uuid });
+    expect(await dm.info({ uuid })).toMatchObject({ name: b, uuid, ...dev });
+    expect(fast(dm.infoSync({ uuid }))).toEqual(generic({ uuid }));
+    await dm.suspend(b);
+    expect(dm.infoSync(b).flags.suspended).toBe(true);
+    await dm.resume(b);
+  });
+
+  it('fails with a DmError naming the device and this file, sync and async', async () => {
+    const missing = testName('fast-missing');
+    const e = await failure(() => dm.infoSync(missing));
+    expect(e).toMatchObject({ code: 'ENXIO', command: 'DEV_STATUS', device: missing, syscall: 'ioctl' });
+    expect(e.stack).toContain('dm-ioctl.test.ts');
+    const a = await failure(dm.info({ major: 253, minor: 0xfffff }));
+    expect(a).toMatchObject({ code: 'ENXIO', device: `253:${0xfffff}` });
+    expect(a.stack).toContain('dm-ioctl.test.ts');
+    expect(() => dm.infoSync('a/b')).toThrow(RangeError);
+    expect(() => dm.infoSync({ uuid: 'u'.repeat(129) })).toThrow(RangeError);
+  });
+
+  it('each worker thread reads its own reply', async () => {
+    const names = [await device('fast-w1', zero()), await device('fast-w2', zero())];
+    // state[0]: 1 while the worker polls, 2 once it is done. Both threads poll at the same time.
+    const state = new Int32Array(new SharedArrayBuffer(4));
+    const code = `
+      const { parentPort, workerData: { name, state } } = require('node:worker_threads');
+      const { dm } = require(${JSON.stringify(path.join(__dirname, '../../dist'))});
+      dm.infoSync(name);
+      let wrong = 0;
+      Atomics.store(state, 0, 1);
+      for (let i = 0; i < 20000; i++) if (dm.infoSync(name).name !== name) wrong++;
+      Atomics.store(state, 0, 2);
+      parentPort.postMessage(wrong);`;
+    const w = new Worker(code, { eval: true, workerData: { name: names[1], state } });
+    const done = within(once(w, 'message'), 120_000, 'the worker polling');
+    for (const end = Date.now() + 60_000; Atomics.load(state, 0) === 0 && Date.now() < end; ) Atomics.wait(state, 0, 0, 10);
+    let wrong = 0;
+    let n = 0;
+    for (; Atomics.load(state, 0) === 1 || n < 1000; n++) if (dm.infoSync(names[0]).name !== names[0]) wrong++;
+    const [theirs] = await done;
+    expect({ wrong, theirs, overlapped: n > 1000 }).toEqual({ wrong: 0, theirs: 0, overlapped: true });
+  });
+});
+
 describe('LIST_DEVICES', () => {
   it('lists devices with their dev_t, event numbers and uuids', async () => {
     const a = testName('list-a');
@@ -438,7 +509,7 @@ describe('DEV_WAIT', () => {
     const waits = acs.map((ac) => failure(dm.waitEvent(name, { signal: ac.signal })));
     cleanups.push(() => acs.forEach((ac) => ac.abort()));
     // With 8 waits parked, pool work (4 threads by default) still runs.
-    expect(await within(dm.info(name), 5000, 'an async info while waits are parked')).toMatchObject({ name });
+    expect(await within(dm.status(name), 5000, 'an async TABLE_STATUS while waits are parked')).toHaveLength(1);
     acs.forEach((ac) => ac.abort());
     for (const w of waits) expect((await within(w, 5000, 'a cancelled wait')).code).toBe('ECANCELED');
   });
