@@ -34,7 +34,7 @@ async function repeat(n, once) {
 }
 
 function plan(quick) {
-  return quick ? { rounds: 2, per: 3, spawnPer: 1 } : { rounds: 8, per: 5, spawnPer: 2 };
+  return quick ? { rounds: 2, per: 3, spawnPer: 1 } : { rounds: 12, per: 3, spawnPer: 2 };
 }
 
 /** A live device whose table flips between a linear over loop A and one over loop B. */

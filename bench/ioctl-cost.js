@@ -2,7 +2,6 @@
 // Issue 3: what one device-mapper call costs through devmapper, next to the same ioctl from C and
 // next to spawning dmsetup. Two calls: DEV_STATUS (info / infoSync) and a suspend + resume cycle.
 const { DMSETUP, GAP_MS, addon, stats, ratio, timeSync, timeAsync, batchFor, interleave, paced, runRaw } = require('./lib');
-const { userspaceCost } = require('./userspace');
 
 async function ioctlCost({ lib, raw, device, quick, log }) {
   const { dm } = lib;
@@ -14,11 +13,14 @@ async function ioctlCost({ lib, raw, device, quick, log }) {
   // DEV_STATUS
   const sync = () => dm.infoSync(device);
   const asyncInfo = () => dm.info(device);
-  const b = { sync: await batchFor(sync, 10), async: await batchFor(asyncInfo, 10), raw: rawBatch(raw, 'status', device, 10) };
+  // Diagnostic: the addon's DEV_STATUS alone, without the DeviceInfo the library builds from it.
+  const bare = () => native.dmStatus(0, device);
+  const b = { sync: await batchFor(sync, 10), async: await batchFor(asyncInfo, 10), bare: await batchFor(bare, 10), raw: rawBatch(raw, 'status', device, 10) };
   log(`DEV_STATUS: ${rounds} rounds of ${batches} batches of ${b.sync} (infoSync), ${b.async} (info), ${b.raw} (C) calls; ${spawnPer} x dmsetup info`);
   const s = await interleave([
     { key: 'sync', run: () => timeSync(sync, { warmup: b.sync, batches, batch: b.sync }) },
     { key: 'async', run: () => timeAsync(asyncInfo, { warmup: b.async, batches, batch: b.async }) },
+    { key: 'bare', run: () => timeSync(bare, { warmup: b.bare, batches, batch: b.bare }) },
     { key: 'raw', run: () => runRaw(raw, ['status', device, b.raw, batches, b.raw]) },
     { key: 'dmsetup', run: () => runRaw(raw, ['spawn', 1, spawnPer, DMSETUP, 'info', device]) },
   ], rounds);
@@ -28,7 +30,7 @@ async function ioctlCost({ lib, raw, device, quick, log }) {
       { key: 'devmapperAsync', label: 'devmapper await dm.info()', stats: stats(s.async) },
       { key: 'rawC', label: 'raw C ioctl (same 16 KiB buffer)', stats: stats(s.raw) },
       { key: 'dmsetup', label: 'dmsetup info NAME (spawned)', stats: stats(s.dmsetup) },
-      { key: 'devmapperUserspace', label: 'devmapper user-space work alone (no ioctl)', stats: await userspaceCost({ quick }) },
+      { key: 'addonBare', label: 'diagnostic: addon dmStatus() alone, internal', stats: stats(s.bare) },
     ],
   };
   status.ratios = [
@@ -36,9 +38,12 @@ async function ioctlCost({ lib, raw, device, quick, log }) {
     ratio('await dm.info() / raw C', status, 'devmapperAsync', 'rawC', { max: 1.5 }),
     ratio('dmsetup info / dm.infoSync()', status, 'dmsetup', 'devmapperSync', { min: 100 }),
     ratio('dmsetup info / await dm.info()', status, 'dmsetup', 'devmapperAsync', { min: 100 }),
+    ratio('diagnostic: addon dmStatus() alone / raw C', status, 'addonBare', 'rawC'),
   ];
 
-  // suspend + resume
+  // suspend + resume: the library's one-call cycle (both ioctls on one worker thread), and the same
+  // as two awaited calls
+  const oneCall = () => dm.suspendResumeCycle([device]);
   const cycle = async () => {
     await dm.suspend(device);
     await dm.resume(device);
@@ -50,8 +55,9 @@ async function ioctlCost({ lib, raw, device, quick, log }) {
     native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: 0 });
   };
   const n = quick ? 5 : 8;
-  log(`suspend+resume: ${rounds} rounds of ${n} cycles each (devmapper, addon sync, C), ${GAP_MS} ms apart; ${spawnPer} x dmsetup`);
+  log(`suspend+resume: ${rounds} rounds of ${n} cycles each (devmapper x 2, addon sync, C), ${GAP_MS} ms apart; ${spawnPer} x dmsetup`);
   const t = await interleave([
+    { key: 'oneCall', run: () => paced(oneCall, { warmup: 1, n }) },
     { key: 'lib', run: () => paced(cycle, { warmup: 1, n }) },
     { key: 'sync', run: () => paced(syncCycle, { warmup: 1, n }) },
     { key: 'raw', run: () => runRaw(raw, ['suspres', device, 1, n, 1]) },
@@ -59,6 +65,7 @@ async function ioctlCost({ lib, raw, device, quick, log }) {
   ], rounds);
   const suspendResume = {
     rows: [
+      { key: 'oneCall', label: 'devmapper await dm.suspendResumeCycle([dev])', stats: stats(t.oneCall) },
       { key: 'devmapper', label: 'devmapper await suspend(); await resume()', stats: stats(t.lib) },
       { key: 'addonSync', label: 'diagnostic: addon dmIoctl() sync, internal', stats: stats(t.sync) },
       { key: 'rawC', label: 'raw C suspend + resume ioctls', stats: stats(t.raw) },
@@ -66,9 +73,11 @@ async function ioctlCost({ lib, raw, device, quick, log }) {
     ],
   };
   suspendResume.ratios = [
-    ratio('devmapper / raw C', suspendResume, 'devmapper', 'rawC', { max: 1.5 }),
+    ratio('suspendResumeCycle() / raw C', suspendResume, 'oneCall', 'rawC', { max: 1.5 }),
+    ratio('dmsetup / suspendResumeCycle()', suspendResume, 'dmsetup', 'oneCall', { min: 100 }),
+    ratio('suspend() + resume() / raw C', suspendResume, 'devmapper', 'rawC', { max: 1.5 }),
     ratio('diagnostic: addon sync / raw C', suspendResume, 'addonSync', 'rawC'),
-    ratio('dmsetup / devmapper', suspendResume, 'dmsetup', 'devmapper', { min: 100 }),
+    ratio('dmsetup / suspend() + resume()', suspendResume, 'dmsetup', 'devmapper', { min: 100 }),
   ];
   return { status, suspendResume };
 }

@@ -71,13 +71,9 @@ function format(r) {
   lines.push('');
   lines.push('A. Per-call cost (issue 3): one device-mapper call, per call');
   lines.push(...section('DEV_STATUS', r.ioctl?.status));
-  if (r.hostUserspace) {
-    lines.push(`  devmapper user-space work alone, on the host's real CPU (no ioctl): ${time(r.hostUserspace.medianNs)} median,`);
-    lines.push(`  ${time(r.hostUserspace.p90Ns)} p90 (the TCG guest's figure for the same work is in the table above)`);
-    if (r.hostAsyncHop) {
-      lines.push(`  one async call's round trip through the libuv pool, host CPU (the ioctl fails at once there):`);
-      lines.push(`  ${time(r.hostAsyncHop.medianNs)} median, ${time(r.hostAsyncHop.p90Ns)} p90`);
-    }
+  if (r.hostAsyncHop) {
+    lines.push(`  one async call's round trip through the libuv pool, host CPU (the ioctl fails at once there):`);
+    lines.push(`  ${time(r.hostAsyncHop.medianNs)} median, ${time(r.hostAsyncHop.p90Ns)} p90`);
     lines.push('');
   }
   lines.push(...section('suspend + resume cycle', r.ioctl?.suspendResume));
