@@ -18,6 +18,16 @@ Napi::Value BlockDeviceSize(const Napi::CallbackInfo& info) {
   return Napi::BigInt::New(env, size);
 }
 
+// BLKFLSBUF: writes back and drops the device's page cache, so that later buffered reads see what
+// the device maps now rather than pages cached under an earlier table.
+Napi::Value FlushBuffers(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = PathArg(info, 0);
+  UniqueFd fd = OpenOrThrow(env, path, O_RDONLY, "BLKFLSBUF");
+  if (ioctl(fd.get(), BLKFLSBUF, 0) < 0) throw ErrnoError(env, errno, "ioctl", "BLKFLSBUF", path);
+  return env.Undefined();
+}
+
 Napi::Value MknodBlock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path = PathArg(info, 0);
@@ -32,5 +42,6 @@ Napi::Value MknodBlock(const Napi::CallbackInfo& info) {
 
 void InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("blockDeviceSize", Napi::Function::New(env, BlockDeviceSize, "blockDeviceSize"));
+  exports.Set("flushBuffers", Napi::Function::New(env, FlushBuffers, "flushBuffers"));
   exports.Set("mknodBlock", Napi::Function::New(env, MknodBlock, "mknodBlock"));
 }

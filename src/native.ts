@@ -176,6 +176,8 @@ export interface Native {
 
   // small syscalls node:fs lacks
   blockDeviceSize(path: string): bigint;
+  /** BLKFLSBUF: write back and drop the block device's page cache. */
+  flushBuffers(path: string): void;
   mknodBlock(path: string, mode: number, major: number, minor: number): void;
 }
 

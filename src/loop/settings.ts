@@ -32,3 +32,11 @@ export async function blockDeviceSize(path: string): Promise<bigint> {
   checkPath(path, 'path');
   return callNative(stack, 'BLKGETSIZE64', path, () => native.blockDeviceSize(path));
 }
+
+/** Writes back and drops a block device's page cache (BLKFLSBUF), e.g. after its table changed
+ *  under pages read through the old one. */
+export async function flushBuffers(path: string): Promise<void> {
+  const stack = callerStack();
+  checkPath(path, 'path');
+  callNative(stack, 'BLKFLSBUF', path, () => native.flushBuffers(path));
+}

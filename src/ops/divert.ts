@@ -1,6 +1,7 @@
 // divert(): a live device V keeps its name and contents, but from the switch on its writes go to a
 // COW store, over a hidden base device that holds V's original table (a frozen, consistent image).
 import * as dm from '../dm';
+import { flushBuffers } from '../loop';
 import { fromRawTargets, needsSecureData } from '../table';
 import { checkCowSpec, prepareCow, type CowInfo, type CowSpec } from './cow';
 import { inspect, refuseMidChange } from './describe';
@@ -50,9 +51,8 @@ export async function removeLeftoverBase(tx: Tx, name: string): Promise<void> {
  * drops them. The order: COW ready, base created, loaded and live, snapshot table loaded, and only
  * then `name` suspended and resumed. Any failure undoes every step (OperationError).
  *
- * On a host where udev probes new devices, read the base with O_DIRECT (`dd iflag=direct`): a probe
- * made between the base's creation and the switch can leave pages of the moment before it in the
- * base's page cache.
+ * Pages read from the base before the switch (udev probes every new device) may predate writes V
+ * made before it; the base's page cache is dropped after the switch, so reads show the frozen image.
  */
 export async function divert(name: string, o: DivertOptions): Promise<DivertInfo> {
   checkOpsName(name);
@@ -79,6 +79,7 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
     await tx.load('V', name, [snap], { readOnly: d.info.flags.readOnly });
     const freezeMs = await tx.freeze([{ role: 'V', name }], { noflush: o.noflush, skipLockfs: o.skipLockfs });
     tx.commit();
+    await tx.cleanup('flush base page cache', () => flushBuffers(pathOf(b)));
     // The table holds the loop device now; the descriptor that kept it bound goes, whatever happens.
     tx.afterCommit(() => cow.release());
     await tx.cleanup('release cow', () => cow.release());

@@ -2,11 +2,12 @@
 // discard(): return V to its original table, dropping the writes made since the divert.
 // The merge itself runs in the kernel: a later process can follow it and finish it.
 import * as dm from '../dm';
+import { flushBuffers } from '../loop';
 import { isInvalid, mergeComplete, mergeProgress, parseSnapshotStatus, type SnapshotStatus } from '../table';
 import { dropCow } from './cow';
 import { inspect, snapshotsOf, type Inspection, refuseMidChange } from './describe';
 import { refusal, refused } from './errors';
-import { devKey, mountsOf, tableLength } from './kernel';
+import { devKey, mountsOf, pathOf, tableLength } from './kernel';
 import { checkOpsName } from './naming';
 import { checkObject, checkSignal } from './options';
 import { secureTable } from './divert';
@@ -165,6 +166,9 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
     await tx.suspend('V', name);
     await tx.resume('V', name);
     tx.commit();
+    // Whoever still holds V open must not read pages cached from the writes just dropped. A mounted
+    // filesystem (force) is left alone: flushing would write its dirty pages into the restored image.
+    if (!mountsOf(d.info).length) await tx.cleanup('flush V page cache', () => flushBuffers(pathOf(d.info)));
     await tx.cleanup('remove base', () => removeDevice(d.baseInfo!.name));
     await tx.cleanup('drop cow', () => dropCow(d.cow!));
   });

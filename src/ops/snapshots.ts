@@ -3,11 +3,12 @@
 // suspended while a snapshot loads or unloads, and the old snapshot is suspended before a merging
 // origin resumes.
 import * as dm from '../dm';
+import { flushBuffers } from '../loop';
 import { checkName } from '../dm/validate';
 import { checkCowSpec, dropCow, prepareCow, type CowInfo, type CowSpec } from './cow';
 import { inspect, snapshotsOf, refuseMidChange } from './describe';
 import { refusal } from './errors';
-import { devKey, tableLength } from './kernel';
+import { devKey, mountsOf, pathOf, tableLength } from './kernel';
 import { finishMerge, inUse, waitMerge, type MergeOptions, type MergeResult } from './merge';
 import { baseName, baseUuid, checkOpsName, snapUuid } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
@@ -132,6 +133,8 @@ export async function rollback(snapName: string, o: RollbackOptions = {}): Promi
     await tx.suspend('V', v.name);
     await tx.resume('V', v.name);
     tx.commit();
+    // As in discard(): whoever holds V open must not keep reading pages of the writes rolled back.
+    if (!mountsOf(v.info).length) await tx.cleanup('flush V page cache', () => flushBuffers(pathOf(v.info)));
     // The snapshot's exceptions now belong to the merging origin: S is gone in all but name, and
     // cannot be resumed. It must not stay suspended either, so it goes, whatever happens next.
     tx.afterCommit(() => removeDevice(snapName, { attempts: 5, delayMs: 100 }));

@@ -3,15 +3,16 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import * as ops from '../../src/ops';
-import { OperationError } from '../../src/ops';
+import { OperationError, setFaultHook } from '../../src/ops';
 import { useTestDevices } from '../helpers/devices';
 import { testDir } from '../helpers/loop';
 import { MiB, condition, countRecords, debugfsCat, deviceSum, fillPattern, fsck, mount, umount } from '../helpers/ops';
 
 const { loop, mounts, writers, ext4WithWriter, twoSegmentDevice } = useTestDevices();
+afterEach(() => void setFaultHook());
 
 const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
 
@@ -91,6 +92,53 @@ describe('divert', () => {
     mnt = mount(dm.nodePath(v));
     mounts.push(mnt);
     expect(fs.readFileSync(path.join(mnt, 'log')).equals(atSwitch)).toBe(true);
+  });
+
+  it('a reader holding the base open across the switch sees the frozen image, not pages cached before it', async () => {
+    const { name: v } = await twoSegmentDevice('pc', 8);
+    const base = `${v}-dmbase`;
+    const block = (tag: string): Buffer => Buffer.alloc(4096, tag);
+    let held = -1;
+    // Between the base going live and the switch (where udev would probe it): a reader caches the
+    // base's first block and keeps the device open, then V overwrites that block, still before the switch.
+    setFaultHook((p) => {
+      if (p !== 'divert:load V') return;
+      held = fs.openSync(dm.nodePath(base), 'r');
+      fs.readSync(held, Buffer.alloc(4096), 0, 4096, 0);
+      const fd = fs.openSync(dm.nodePath(v), 'r+');
+      fs.writeSync(fd, block('n'), 0, 4096, 0);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+    });
+    try {
+      await ops.divert(v, { cow: { file: cowFile('pc'), size: '8M' } });
+      setFaultHook();
+      const seen = Buffer.alloc(4096);
+      fs.readSync(held, seen, 0, 4096, 0);
+      expect(seen.equals(block('n'))).toBe(true);
+    } finally {
+      if (held >= 0) fs.closeSync(held);
+    }
+    await ops.discard(v);
+  });
+
+  it('a forced discard drops what a holder of V had cached from the writes it throws away', async () => {
+    const { name: v } = await twoSegmentDevice('dc', 8);
+    const block = (tag: string): Buffer => Buffer.alloc(4096, tag);
+    const fd = fs.openSync(dm.nodePath(v), 'r+');
+    try {
+      fs.writeSync(fd, block('o'), 0, 4096, 0);
+      fs.fsyncSync(fd);
+      await ops.divert(v, { cow: { file: cowFile('dc'), size: '8M' } });
+      fs.writeSync(fd, block('x'), 0, 4096, 0); // goes to the COW, and stays in V's page cache
+      fs.fsyncSync(fd);
+      await ops.discard(v, { force: true });
+      const seen = Buffer.alloc(4096);
+      fs.readSync(fd, seen, 0, 4096, 0);
+      expect(seen.equals(block('o'))).toBe(true);
+    } finally {
+      fs.closeSync(fd);
+    }
   });
 
   it('a block-device COW, and a merge started by another process is followed and finished by this one', async () => {

@@ -146,4 +146,24 @@ describe('point-in-time snapshots', () => {
     if (d.state === 'merging') await ops.merge(v);
     expect(condition(v)).toEqual(original);
   });
+
+  it('a forced rollback drops what a holder of V had cached from the writes it rolls back', async () => {
+    const { name: v } = await twoSegmentDevice('rc', 8);
+    const s = testName('rc-s');
+    const block = (tag: string): Buffer => Buffer.alloc(4096, tag);
+    const fd = fs.openSync(dm.nodePath(v), 'r+');
+    try {
+      fs.writeSync(fd, block('o'), 0, 4096, 0);
+      fs.fsyncSync(fd);
+      await ops.createSnapshot(v, s, { cow: { file: path.join(testDir(), 'rc.cow'), size: '8M' } });
+      fs.writeSync(fd, block('x'), 0, 4096, 0); // V changes after the snapshot, and caches it
+      fs.fsyncSync(fd);
+      expect((await ops.rollback(s, { force: true })).state).toBe('done');
+      const seen = Buffer.alloc(4096);
+      fs.readSync(fd, seen, 0, 4096, 0);
+      expect(seen.equals(block('o'))).toBe(true);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 });
