@@ -82,14 +82,12 @@ async function startMerge(name: string): Promise<void> {
     // snapshot-merge writes into its origin: the base must be writable first.
     if (base.flags.readOnly) {
       await tx.load('base', base.name, d.baseTable!, { readOnly: false, secure: secureTable(d.baseTable!) });
-      await tx.suspend('base', base.name, { skipLockfs: true });
-      await tx.resume('base', base.name);
+      await tx.freeze([{ role: 'base', name: base.name }], { skipLockfs: true });
     }
     const t = { start: 0n, length: tableLength(d.table), type: 'snapshot-merge', params: `${devKey(base)} ${d.cow!.dev} ${d.persistent} ${d.chunkSectors}` };
     await tx.load('V', name, [t], { readOnly: d.info.flags.readOnly });
     // V's old snapshot table is suspended before the merging table resumes (exception handover).
-    await tx.suspend('V', name);
-    await tx.resume('V', name);
+    await tx.freeze([{ role: 'V', name }]);
     tx.commit();
   });
 }
@@ -134,8 +132,7 @@ export async function finishMerge(name: string): Promise<void> {
       ? [{ start: 0n, length: tableLength(d.table), type: 'snapshot-origin', params: devKey(base) }]
       : d.baseTable!;
     await tx.load('V', name, next, { readOnly: d.info.flags.readOnly, secure: secureTable(next) });
-    await tx.suspend('V', name);
-    await tx.resume('V', name);
+    await tx.freeze([{ role: 'V', name }]);
     tx.commit();
     if (!others.length) await tx.cleanup('remove base', () => removeDevice(base.name));
     await tx.cleanup('drop cow', () => dropCow(d.cow!));
@@ -163,8 +160,7 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
       return d;
     });
     await tx.load('V', name, d.baseTable!, { readOnly: d.info.flags.readOnly, secure: secureTable(d.baseTable!) });
-    await tx.suspend('V', name);
-    await tx.resume('V', name);
+    await tx.freeze([{ role: 'V', name }]);
     tx.commit();
     // Whoever still holds V open must not read pages cached from the writes just dropped. A mounted
     // filesystem (force) is left alone: flushing would write its dirty pages into the restored image.

@@ -86,8 +86,7 @@ export async function growCow(name: string, newSize: bigint | number | string): 
     if (!grew(now) && d.state === 'diverted') {
       // Older kernels read the size at table load only.
       await tx.load('V', name, d.table, { readOnly: d.info.flags.readOnly });
-      await tx.suspend('V', name);
-      await tx.resume('V', name);
+      await tx.freeze([{ role: 'V', name }]);
       now = cowStatus(name);
     }
     tx.commit();
