@@ -31,6 +31,7 @@ mount -t ext4 /dev/vda /newroot/scratch || mount -t tmpfs scratch /newroot/scrat
 chmod 1777 /newroot/scratch
 mount --bind /results /newroot/rig
 echo 1 > /proc/sys/kernel/printk 2>/dev/null
+: > /results/started
 chroot /newroot /bin/sh /rig/cmd.sh </dev/null
 echo $? > /results/rc
 umount /newroot/scratch 2>/dev/null

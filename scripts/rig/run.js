@@ -64,6 +64,10 @@ function qemuArgs({ kernel, initrd, runDir, scratch, mem, accel }) {
   ];
 }
 
+// A TCG boot takes seconds; now and then one stalls before init gets to the command (seen with
+// two vCPUs on a loaded host). No start marker by then: the boot is killed and tried once more.
+const BOOT_SECONDS = Number(process.env.DEVMAPPER_RIG_BOOT_SECONDS) || 180;
+
 async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd() } = {}) {
   const qemu = ensureQemu();
   const kernel = ensureKernel();
@@ -71,10 +75,16 @@ async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd()
   const runDir = fs.mkdtempSync(path.join(CACHE, 'run-'));
   try {
     writeCommand(runDir, cmd, cwd);
-    const scratch = makeScratch(runDir);
     const accel = accelerator();
-    log(`booting Debian ${kernel.release} (${accel}) for: ${cmd.join(' ')}`);
-    const code = await boot(qemu, qemuArgs({ kernel, initrd, runDir, scratch, mem, accel }), timeout);
+    let code;
+    for (let attempt = 1; ; attempt++) {
+      const scratch = makeScratch(runDir);
+      log(`booting Debian ${kernel.release} (${accel}) for: ${cmd.join(' ')}`);
+      const r = await boot(qemu, qemuArgs({ kernel, initrd, runDir, scratch, mem, accel }), timeout, path.join(runDir, 'started'));
+      code = r.code;
+      if (!r.stalled) break;
+      if (attempt === 2) return 1;
+    }
     const rcFile = path.join(runDir, 'rc');
     if (!fs.existsSync(rcFile)) {
       const insmod = path.join(runDir, 'insmod.log');
@@ -88,21 +98,30 @@ async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd()
   }
 }
 
-function boot(qemu, args, timeout) {
+/** Runs qemu until it exits; `stalled` when `marker` did not appear within BOOT_SECONDS. */
+function boot(qemu, args, timeout, marker) {
   return new Promise((resolve, reject) => {
     const child = spawn(qemu, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     const text = new StringDecoder('utf8');
     child.stdout.on('data', (d) => process.stdout.write(text.write(d).replace(/\r\n/g, '\n').replace(/\r/g, '')));
+    let stalled = false;
     const timer = setTimeout(() => { log(`timed out after ${timeout}s`); child.kill('SIGKILL'); }, timeout * 1000);
+    const watchdog = setTimeout(() => {
+      if (fs.existsSync(marker)) return;
+      stalled = true;
+      log(`the guest did not reach its command within ${BOOT_SECONDS}s; killing it`);
+      child.kill('SIGKILL');
+    }, BOOT_SECONDS * 1000);
     const stop = () => child.kill('SIGKILL');
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
+      clearTimeout(watchdog);
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      resolve(code);
+      resolve({ code, stalled });
     });
   });
 }
