@@ -127,13 +127,14 @@ function compileRaw(dir) {
 const GAP_MS = 20;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** `n` samples of `fn` (ns), each timed alone after a GAP_MS pause, after `warmup` untimed ones. */
+/** `n` samples of `fn` (ns), each timed alone after a GAP_MS pause, after `warmup` untimed ones.
+ *  `fn(timed)` is told whether this call is one of the samples. */
 async function paced(fn, { warmup, n }) {
   const out = [];
   for (let i = 0; i < warmup + n; i++) {
     await sleep(GAP_MS);
     const t = now();
-    await fn();
+    await fn(i >= warmup);
     if (i >= warmup) out.push(Number(now() - t));
   }
   return out;

@@ -50,13 +50,6 @@ export function requireRef(name: string | undefined, o: DeviceSelect): DeviceRef
   return ref;
 }
 
-export function refLabel(ref: DeviceRef): string {
-  if (typeof ref === 'string') return ref;
-  if ('name' in ref) return ref.name;
-  if ('uuid' in ref) return `uuid ${ref.uuid}`;
-  return `${ref.major}:${ref.minor}`;
-}
-
 export function intArg(what: string, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => parseIntArg(v, what, max);
 }

@@ -4,7 +4,8 @@
 import { Command, Option } from 'commander';
 import * as dm from '../dm';
 import type { DeviceRef } from '../dm';
-import { globals, intArg, note, parseIntArg, refLabel, requireRef, tableText, withDeviceSelect, type DeviceSelect } from './args';
+import { addressOf } from '../dm/device';
+import { globals, intArg, note, parseIntArg, requireRef, tableText, withDeviceSelect, type DeviceSelect } from './args';
 import { CliError, Exit, usage } from './exit';
 import { infoJson } from './dmsetup-query';
 import { json, write } from './output';
@@ -159,11 +160,11 @@ export function registerChangeVerbs(program: Command): void {
       const off = onInterrupt(() => ac.abort());
       try {
         const after = nr ?? (await dm.info(ref)).eventNr;
-        note(cmd, `waiting for an event after ${after} on ${refLabel(ref)} (Ctrl-C stops waiting)`);
+        note(cmd, `waiting for an event after ${after} on ${addressOf(ref).label} (Ctrl-C stops waiting)`);
         const r = await dm.waitEvent(ref, { eventNr: after, signal: ac.signal, noflush: !!o.noflush });
         if (globals(cmd).json) json({ name: r.info.name, eventNr: r.info.eventNr });
       } catch (err) {
-        if (ac.signal.aborted) throw new CliError(`stopped waiting for an event on ${refLabel(ref)}`, Exit.INTERRUPTED);
+        if (ac.signal.aborted) throw new CliError(`stopped waiting for an event on ${addressOf(ref).label}`, Exit.INTERRUPTED);
         throw err;
       } finally {
         off();

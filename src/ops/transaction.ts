@@ -3,6 +3,7 @@
 // happens, nothing this transaction suspended stays suspended.
 import fs from 'node:fs';
 import * as dm from '../dm';
+import { sleep } from '../dm/call';
 import type { RawTarget } from '../native';
 import { OperationError, type DeviceState, type OperationState } from './errors';
 import { faultPoint } from './faults';
@@ -16,8 +17,6 @@ interface Original {
   table?: RawTarget[];
   readOnly?: boolean;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Removes a device, resuming it first if it is suspended (a suspended device may hold I/O). */
 export async function removeDevice(name: string, retry: dm.RemoveOptions['retry'] = true): Promise<void> {
