@@ -134,8 +134,10 @@ export async function finishMerge(name: string): Promise<void> {
     await tx.load('V', name, next, { readOnly: d.info.flags.readOnly, secure: secureTable(next) });
     await tx.freeze([{ role: 'V', name }]);
     tx.commit();
-    if (!others.length) await tx.cleanup('remove base', () => removeDevice(base.name));
+    // The COW file first: a base left behind is found and removed by the next operation on V, a
+    // file is not.
     await tx.cleanup('drop cow', () => dropCow(d.cow!));
+    if (!others.length) await tx.cleanup('remove base', () => removeDevice(base.name));
   });
 }
 
@@ -165,7 +167,7 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
     // Whoever still holds V open must not read pages cached from the writes just dropped. A mounted
     // filesystem (force) is left alone: flushing would write its dirty pages into the restored image.
     if (!mountsOf(d.info).length) await tx.cleanup('flush V page cache', () => flushBuffers(pathOf(d.info)));
-    await tx.cleanup('remove base', () => removeDevice(d.baseInfo!.name));
     await tx.cleanup('drop cow', () => dropCow(d.cow!));
+    await tx.cleanup('remove base', () => removeDevice(d.baseInfo!.name));
   });
 }

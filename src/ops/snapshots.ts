@@ -95,8 +95,8 @@ export async function removeSnapshot(snapName: string): Promise<void> {
     await tx.remove('S', snapName, false);
     tx.commit();
     await tx.resume('V', v.name);
-    if (last) await tx.cleanup('remove base', () => removeDevice(s.baseInfo!.name));
     await tx.cleanup('drop cow', () => dropCow(s.cow!));
+    if (last) await tx.cleanup('remove base', () => removeDevice(s.baseInfo!.name));
   });
 }
 
