@@ -17,7 +17,7 @@ namespace dm {
 namespace {
 
 // Layout shared with src/dm/status-record.ts: native-endian u32 words, then the two strings.
-enum Word : unsigned { kFlags, kMajor, kMinor, kOpenCount, kEventNr, kTargetCount, kNameLen, kUuidLen, kWords };
+enum Word : unsigned { kFlags, kMajor, kMinor, kOpenCount, kEventNr, kTargetCount, kNameLen, kUuidLen };
 constexpr size_t kNameAt = 64;
 constexpr size_t kUuidAt = kNameAt + DM_NAME_LEN;
 constexpr size_t kRecordSize = kUuidAt + DM_UUID_LEN;
@@ -44,6 +44,29 @@ uint32_t ReadU32(napi_env env, napi_value v) {
 
 void Put(uint8_t* rec, unsigned word, uint32_t v) { std::memcpy(rec + word * 4, &v, 4); }
 
+// The ioctl on a header-only buffer: the kernel writes its reply over the request.
+Outcome StatusIoctl(const Request& req, struct dm_ioctl* io) {
+  Outcome o;
+  try {
+    EncodeHeaderOnly(DM_DEV_STATUS_CMD, req, io);
+  } catch (const EncodeError& e) {
+    o.message = e.what();
+    o.typeError = true;
+    return o;
+  }
+  int fd = -1;
+  if (int err = ControlFd(&fd)) {
+    o.err = err;
+    o.syscall = "open";
+    return o;
+  }
+  int rc;
+  do rc = ioctl(fd, DM_DEV_STATUS, io);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) o.err = errno;
+  return o;
+}
+
 // dmStatus(0, name) | dmStatus(1, uuid) | dmStatus(2, major, minor)
 Napi::Value DmStatus(const Napi::CallbackInfo& info) {
   napi_env env = info.Env();
@@ -65,24 +88,7 @@ Napi::Value DmStatus(const Napi::CallbackInfo& info) {
       throw Napi::TypeError::New(env, "address a device by 0 (name), 1 (uuid) or 2 (major, minor)");
   }
   struct dm_ioctl io;
-  Outcome o;
-  int fd = -1;
-  try {
-    EncodeHeaderOnly(DM_DEV_STATUS_CMD, req, &io);
-  } catch (const EncodeError& e) {
-    o.message = e.what();
-    o.typeError = true;
-  }
-  if (!o.ok()) {
-  } else if (int err = ControlFd(&fd)) {
-    o.err = err;
-    o.syscall = "open";
-  } else {
-    int rc;
-    do rc = ioctl(fd, DM_DEV_STATUS, &io);
-    while (rc < 0 && errno == EINTR);
-    if (rc < 0) o.err = errno;
-  }
+  Outcome o = StatusIoctl(req, &io);
   if (!o.ok()) throw OutcomeError(info.Env(), o, DM_DEV_STATUS_CMD, DeviceLabel(req));
   uint8_t* d = rec->data;
   uint32_t major, minor;

@@ -1,4 +1,5 @@
-// Cheap queries: each comes as an async function (off the event loop) and a Sync twin.
+// Cheap queries: each comes as an async function and a Sync twin. The async forms run off the event
+// loop, except info(): DEV_STATUS never waits in the kernel, and a thread-pool trip costs more.
 import { callerStack, fromNative } from '../errors';
 import { DmCmd, native } from '../native';
 import type { RawReply, RawRequest, RawTargetVersion } from '../native';
