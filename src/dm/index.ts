@@ -11,7 +11,7 @@ export {
 export type { InterfaceVersion, ListedDevice, TableQueryOptions } from './query';
 export { create, remove, removeAll, rename, nameOf } from './lifecycle';
 export type { CreateOptions, RemoveOptions, RemoveResult } from './lifecycle';
-export { suspend, resume, suspendResumeCycle } from './suspend';
+export { suspend, resume, suspendResumeCycle, suspendSequence } from './suspend';
 export type { SuspendOptions, CycleResult } from './suspend';
 export { loadTable, clearTable } from './load';
 export type { LoadOptions } from './load';

@@ -31,46 +31,49 @@ export async function suspend(ref: DeviceRef, o: SuspendOptions = {}): Promise<D
 }
 
 export interface CycleResult {
-  /** How many of the steps (suspends in order, then resumes in reverse) completed. */
+  /** How many of the steps completed. */
   completed: number;
   /** The step that failed: its index in the step list, whether it was a suspend, and the error. */
   failed?: { index: number; suspend: boolean; device: string; error: Error };
-  /** Nanoseconds from the start of the first suspend to the end of the last step run. */
+  /** Nanoseconds from the start of the first step to the end of the last step run. */
   elapsedNs: number;
 }
 
+/** One step of suspendSequence: suspend the device (with the sequence's options), or resume it. */
+export interface SuspendStep {
+  ref: DeviceRef;
+  suspend: boolean;
+}
+
 /**
- * Suspends `refs` in the order given, then resumes them in the reverse order, as one native call:
- * between the first suspend and the last resume only the kernel runs, so the freeze window is as
- * short as a C program's. Stops at the first failure, leaving the rest to the caller (which knows
- * how to roll back); `stopBefore` ends the sequence before that step as if it had failed (fault
- * injection, with `injected` as its error).
+ * Suspends and resumes devices in the order given, as one native call: between the steps only the
+ * kernel runs. Stops at the first failure and leaves the rest to the caller (which knows how to
+ * roll back).
  */
-export async function suspendResumeCycle(
-  refs: readonly DeviceRef[], o: SuspendOptions = {}, inject?: { stopBefore: number; error: Error },
-): Promise<CycleResult> {
+export async function suspendSequence(steps: readonly SuspendStep[], o: SuspendOptions = {}): Promise<CycleResult> {
   const stack = callerStack();
-  const addrs = refs.map(addressOf);
-  const steps: { cmd: DmCmd; req: RawRequest; suspend: boolean; label: string; name?: string }[] = [
-    ...addrs.map((a) => ({ cmd: DmCmd.DEV_SUSPEND, req: { ...a.fields, flags: suspendFlags(o) }, suspend: true, label: a.label })),
-    ...[...addrs].reverse().map((a) => ({ cmd: DmCmd.DEV_SUSPEND, req: { ...a.fields, flags: 0 }, suspend: false, label: a.label, name: a.name })),
-  ];
-  const run = inject ? steps.slice(0, inject.stopBefore) : steps;
-  const r = await native.dmIoctlSequence(run.map((s) => [s.cmd, s.req]));
+  const run = steps.map((s) => ({ a: addressOf(s.ref), suspend: s.suspend }));
+  const reqs: [DmCmd, RawRequest][] = run.map((s) => [DmCmd.DEV_SUSPEND, { ...s.a.fields, flags: s.suspend ? suspendFlags(o) : 0 }]);
+  const r = await native.dmIoctlSequence(reqs);
   if (r.failedAt >= 0) {
     const s = run[r.failedAt];
-    const error = fromNative(r.error, 'DEV_SUSPEND', s.label, stack);
-    return { completed: r.failedAt, failed: { index: r.failedAt, suspend: s.suspend, device: s.label, error }, elapsedNs: r.elapsedNs };
+    const error = fromNative(r.error, 'DEV_SUSPEND', s.a.label, stack);
+    return { completed: r.failedAt, failed: { index: r.failedAt, suspend: s.suspend, device: s.a.label, error }, elapsedNs: r.elapsedNs };
   }
   for (const [i, s] of run.entries()) {
     const reply = r.replies[i];
     if (!s.suspend && reply?.name) await ensureNode(reply.name, reply.major, reply.minor, (reply.flags & DmFlag.UEVENT_GENERATED) !== 0);
   }
-  if (inject && inject.stopBefore < steps.length) {
-    const s = steps[inject.stopBefore];
-    return { completed: run.length, failed: { index: inject.stopBefore, suspend: s.suspend, device: s.label, error: inject.error }, elapsedNs: r.elapsedNs };
-  }
   return { completed: run.length, elapsedNs: r.elapsedNs };
+}
+
+/** Suspends `refs` in the order given (top of a stack first), then resumes them in the reverse
+ *  order, as one native call: the freeze window is as short as a C program's. */
+export function suspendResumeCycle(refs: readonly DeviceRef[], o: SuspendOptions = {}): Promise<CycleResult> {
+  return suspendSequence([
+    ...refs.map((ref) => ({ ref, suspend: true })),
+    ...[...refs].reverse().map((ref) => ({ ref, suspend: false })),
+  ], o);
 }
 
 /** Makes a loaded inactive table live (if any) and lets I/O flow again. */

@@ -148,29 +148,31 @@ export class Tx {
    */
   async freeze(devices: readonly { role: string; name: string }[], o: dm.SuspendOptions = {}): Promise<number> {
     const steps = [
-      ...devices.map((d) => ({ step: `suspend ${d.role}`, name: d.name })),
-      ...[...devices].reverse().map((d) => ({ step: `resume ${d.role}`, name: d.name })),
+      ...devices.map((d) => ({ step: `suspend ${d.role}`, name: d.name, suspend: true })),
+      ...[...devices].reverse().map((d) => ({ step: `resume ${d.role}`, name: d.name, suspend: false })),
     ];
     for (const d of devices) if (this.originals.get(d.name)?.existed !== false) this.remember(d.name);
-    let inject: { stopBefore: number; error: Error } | undefined;
+    let injected: { index: number; error: Error } | undefined;
     for (const [i, s] of steps.entries()) {
       try {
         await faultPoint(`${this.op}:${s.step}`);
       } catch (error) {
-        inject = { stopBefore: i, error: error as Error };
+        injected = { index: i, error: error as Error };
         break;
       }
     }
     for (const d of devices) this.suspendedHere.add(d.name);
-    const r = await dm.suspendResumeCycle(devices.map((d) => d.name), o, inject);
+    const run = steps.slice(0, injected?.index ?? steps.length);
+    const r = await dm.suspendSequence(run.map((s) => ({ ref: s.name, suspend: s.suspend })), o);
     syncHeld(devices.map((d) => d.name));
     for (const s of steps.slice(0, r.completed)) {
       this.completed.push(s.step);
       if (!this.committed) this.undos.push({ step: s.step, fn: () => this.restore(s.name) });
     }
-    if (r.failed) {
-      this.current = steps[r.failed.index].step;
-      throw r.failed.error;
+    const failed = r.failed ?? injected;
+    if (failed) {
+      this.current = steps[failed.index].step;
+      throw failed.error;
     }
     return r.elapsedNs / 1e6;
   }
