@@ -1,6 +1,7 @@
 // Exit codes, and the one line a failure prints. docs/cli.md lists the same table.
 import { DmError } from '../errors';
 import { DmCmd } from '../native';
+import { StoreError } from '../ops/store-check';
 import { TableError } from '../table';
 
 export const Exit = {
@@ -43,9 +44,14 @@ export const usage = (message: string): CliError => new CliError(message, Exit.U
 
 const CREATE_LIKE = new Set(['DEV_CREATE', 'DEV_RENAME']);
 
+const STORE_EXIT: Record<string, ExitCode> = { EBUSY: Exit.BUSY, ENOENT: Exit.NO_DEVICE, EINVAL: Exit.USAGE };
+
 /** The exit code for any error a verb throws. */
 export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof CliError) return err.exitCode;
+  // A store refused before anything changed (also inside the OperationError of its operation).
+  const store = [err, (err as { cause?: unknown })?.cause].find((e) => e instanceof StoreError) as StoreError | undefined;
+  if (store) return STORE_EXIT[store.code] ?? Exit.FAILURE;
   if (err instanceof TableError) return Exit.TABLE;
   // src/ops' OperationError (matched by name: it rolled back, or says what it left).
   if ((err as { name?: unknown })?.name === 'OperationError') return Exit.OPERATION;

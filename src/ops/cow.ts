@@ -6,8 +6,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as loop from '../loop';
 import { parseSize } from '../units';
-import { resolveDevRef, type DevNum } from '../table';
+import type { DevNum } from '../table';
 import { devKey, pathOf } from './kernel';
+import { checkStoreDevice, checkStoreFile } from './store-check';
 import type { Tx } from './transaction';
 
 /** A block device path, or a file to create sparse at `size` (bytes, or a size like '64M'). */
@@ -49,13 +50,19 @@ export function checkCowSpec(spec: unknown): CowPlan {
 
 const HEADER_BYTES = 4096;
 
-/** Creates (file) or checks and wipes the header of (device) the COW store, as steps of `tx`. */
-export async function prepareCow(tx: Tx, plan: CowPlan): Promise<PreparedCow> {
+/** The smallest COW device taken: its header chunk, one metadata chunk and two data chunks. */
+export const minCowBytes = (chunkSectors: number): bigint => 4n * BigInt(chunkSectors) * 512n;
+
+/** Creates (file) or checks and wipes the header of (device) the COW store for the dm device
+ *  `serves`, as steps of `tx`. The check (store-check.ts) runs before anything is written. */
+export async function prepareCow(tx: Tx, plan: CowPlan, use: { serves: string; chunkSectors: number }): Promise<PreparedCow> {
+  const check = { serves: use.serves, role: 'COW' };
   if (plan.kind === 'device') {
-    const num = await tx.step('check cow', async () => resolveDevRef(plan.path));
-    // A persistent store starts fresh only when its header is zero (as lvcreate does).
+    const { path: node, num } = await tx.step('check cow', () => checkStoreDevice(plan.path, { ...check, minBytes: minCowBytes(use.chunkSectors) }));
+    // A persistent store starts fresh only when its header is zero (as lvcreate does). O_EXCL: no
+    // one claims the device between the check and the wipe.
     await tx.step('wipe cow header', async () => {
-      const fd = await fs.promises.open(plan.path, 'r+');
+      const fd = await fs.promises.open(node, fs.constants.O_RDWR | fs.constants.O_EXCL);
       try {
         await fd.write(Buffer.alloc(HEADER_BYTES), 0, HEADER_BYTES, 0);
         await fd.sync();
@@ -65,6 +72,7 @@ export async function prepareCow(tx: Tx, plan: CowPlan): Promise<PreparedCow> {
     });
     return { ...(await cowInfo(num)), num, owned: false, release: async () => undefined };
   }
+  await tx.step('check cow', () => checkStoreFile(plan.file, check));
   await tx.createFile('cow file', plan.file, async () => {
     const fh = await fs.promises.open(plan.file, 'wx', 0o600);
     try {

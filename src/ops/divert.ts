@@ -68,7 +68,7 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
       return d;
     });
     if (d.leftoverBase) await removeLeftoverBase(tx, name);
-    const cow = await prepareCow(tx, cowPlan);
+    const cow = await prepareCow(tx, cowPlan, { serves: name, chunkSectors: chunk });
     const base = baseName(name);
     const secure = secureTable(d.table);
     await tx.create('base', base, { uuid: baseUuid(name), readOnly: true });

@@ -29,8 +29,10 @@
 //
 // Errors: validation -> TypeError / RangeError before anything changes. Anything later ->
 // OperationError { operation, step, code?, cause, state: { asBefore, devices: DeviceState[], notes },
-// completed: string[], committed }. Before its commit point an operation is rolled back (every
-// inactive table cleared, every table restored, every device resumed); after it (cleanup steps
+// completed: string[], committed }. A COW device or file refused before anything was written
+// (in the stack of the device it would serve, mounted, swap, claimed, too small, not a block device)
+// is an OperationError at step 'check cow' whose cause is a StoreError { code: EBUSY | EINVAL | ENOENT }.
+// Before its commit point an operation is rolled back (every inactive table cleared, every table restored, every device resumed); after it (cleanup steps
 // such as removing the base) the operation stands and `committed` is true.
 //
 // Tests: setFaultHook(fn) is called before every step with '<operation>:<step>' (e.g.
@@ -50,6 +52,8 @@ export type { MergeOptions, MergeProgress, MergeResult, DiscardOptions } from '.
 export { describe } from './describe';
 export type { Description, DeviceRole, CowState, SnapshotDescription } from './describe';
 export type { CowSpec, CowInfo } from './cow';
+export { StoreError, checkStoreDevice, checkStoreFile } from './store-check';
+export type { StoreProblem, StoreCheck, CheckedStore } from './store-check';
 export type { SnapshotStoreOptions, Persistence } from './options';
 export { BASE_SUFFIX, BASE_UUID_PREFIX, SNAP_UUID_PREFIX, baseName, baseUuid, snapUuid } from './naming';
 export { createSnapshot, removeSnapshot, rollback } from './snapshots';

@@ -46,7 +46,7 @@ export async function createSnapshot(origin: string, snapName: string, o: Snapsh
       return d;
     });
     if (d.leftoverBase) await removeLeftoverBase(tx, origin);
-    const cow = await prepareCow(tx, cowPlan);
+    const cow = await prepareCow(tx, cowPlan, { serves: origin, chunkSectors: chunk });
     const length = tableLength(d.table);
     let base = d.baseInfo;
     if (d.state === 'plain') {
