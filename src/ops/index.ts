@@ -32,8 +32,9 @@
 // completed: string[], committed }. A COW device or file refused before anything was written
 // (in the stack of the device it would serve, mounted, swap, claimed, too small, not a block device)
 // is an OperationError at step 'check cow' whose cause is a StoreError { code: EBUSY | EINVAL | ENOENT }.
-// Before its commit point an operation is rolled back (every inactive table cleared, every table restored, every device resumed); after it (cleanup steps
-// such as removing the base) the operation stands and `committed` is true.
+// Before its commit point an operation is rolled back (every inactive table cleared, every table
+// restored, every device resumed); after it (cleanup steps such as removing the base) the
+// operation stands and `committed` is true.
 //
 // Tests: setFaultHook(fn) is called before every step with '<operation>:<step>' (e.g.
 // 'divert:suspend V'); kernelRefusal() makes an error like the kernel's.

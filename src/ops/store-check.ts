@@ -89,7 +89,12 @@ const label = (k: string): string => read(sys(k, 'dm', 'name')) || kernelName(k)
 /** The whole disk of a partition. */
 function parentDisk(k: string): string | undefined {
   if (read(sys(k, 'partition')) === undefined) return undefined;
-  return read(sys(k, '..', 'dev'));
+  try {
+    // sysfs puts a partition inside its disk's directory (path.join would drop the link, not follow it).
+    return read(path.join(path.dirname(fs.realpathSync(sys(k))), 'dev'));
+  } catch {
+    return undefined;
+  }
 }
 
 function partitionsOf(k: string): string[] {
