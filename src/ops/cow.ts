@@ -59,8 +59,8 @@ export async function prepareCow(tx: Tx, plan: CowPlan, use: { serves: string; c
   const check = { serves: use.serves, role: 'COW' };
   if (plan.kind === 'device') {
     const { path: node, num } = await tx.step('check cow', () => checkStoreDevice(plan.path, { ...check, minBytes: minCowBytes(use.chunkSectors) }));
-    // A persistent store starts fresh only when its header is zero (as lvcreate does). O_EXCL: no
-    // one claims the device between the check and the wipe.
+    // A persistent store starts fresh only when its header is zero (as lvcreate does). O_EXCL: if
+    // anything claimed the device since the check, the wipe fails instead of writing under it.
     await tx.step('wipe cow header', async () => {
       const fd = await fs.promises.open(node, fs.constants.O_RDWR | fs.constants.O_EXCL);
       try {

@@ -193,7 +193,8 @@ async function conflict(start: string, off: Map<string, string>): Promise<string
   return undefined;
 }
 
-/** The device and everything above it (holders, and holders of its partitions), each with its path from it. */
+/** The device and everything above it (its partitions, holders of either, recursively), each with
+ *  the words a message adds for it. */
 function above(k: string): Map<string, string> {
   const out = new Map<string, string>([[k, '']]);
   const queue = [k, ...partitionsOf(k)];
@@ -223,16 +224,16 @@ function resolve(store: string, role: string): { path: string; num: DevNum } {
 }
 
 /** Throws StoreError EBUSY when anything holds the device exclusively, naming holders sysfs shows. */
-function checkUnclaimed(store: string, node: string, k: string): void {
+function checkUnclaimed(store: string, role: string, node: string, k: string): void {
   let fd: number;
   try {
     fd = fs.openSync(node, fs.constants.O_RDONLY | fs.constants.O_EXCL);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENXIO' || code === 'ENOENT') throw new StoreError(store, 'missing', `${store} has no device behind it (${code})`);
+    if (code === 'ENXIO' || code === 'ENOENT') throw new StoreError(store, 'missing', `${role} ${store} has no device behind it (${code})`);
     if (code !== 'EBUSY') throw err;
     const holders = holdersOf(k).map((h) => (label(h) === kernelName(h) ? label(h) : `${kernelName(h)}: ${label(h)}`));
-    throw new StoreError(store, 'claimed', `${store} is claimed by another holder${holders.length ? ` (${holders.join(', ')})` : ': something has it open exclusively'}`);
+    throw new StoreError(store, 'claimed', `${role} ${store} is claimed by another holder${holders.length ? ` (${holders.join(', ')})` : ': something has it open exclusively'}`);
   }
   fs.closeSync(fd);
 }
@@ -257,7 +258,7 @@ export async function checkStoreDevice(store: string, o: StoreCheck): Promise<Ch
     const via = st?.isBlockDevice() ? up.get(key(decodeDev(st.rdev))) : undefined;
     if (via !== undefined) throw new StoreError(store, 'swap', `${role} ${store} is active swap${via}`);
   }
-  checkUnclaimed(store, node, k);
+  checkUnclaimed(store, role, node, k);
   const bytes = BigInt(read(sys(k, 'size')) ?? '0') * 512n;
   if (bytes < o.minBytes) throw new StoreError(store, 'too-small', `${role} ${store} is too small: ${bytes} bytes, at least ${o.minBytes} needed`);
   return { path: node, num, bytes };
