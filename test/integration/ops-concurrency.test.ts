@@ -15,13 +15,19 @@ import { testDir } from '../helpers/loop';
 import { MiB, condition, countRecords, deviceSum, fillPattern, fsck, umount, type Writer } from '../helpers/ops';
 import { assertBuilt, dmctlBackground, ROOT, type Background, type Run } from './cli-helpers';
 
-const { mounts, writers, ext4WithWriter, twoSegmentDevice } = useTestDevices();
-afterEach(() => void setFaultHook());
+const children: ReturnType<typeof spawn>[] = [];
+// A first process still held at its first step (a test failed early) must not hold locks past its test.
+const { mounts, writers, ext4WithWriter, twoSegmentDevice } = useTestDevices({
+  beforeCleanup: () => {
+    setFaultHook();
+    while (children.length) children.pop()!.kill('SIGKILL');
+  },
+});
 beforeAll(assertBuilt);
 
 const CHILD = path.join(ROOT, 'test', 'helpers', 'ops-locked-child.cjs');
 const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
-const cow = (tag: string) => ({ file: cowFile(tag), size: '24M' });
+const cow = (tag: string) => ({ file: cowFile(tag), size: '12M' });
 
 interface ChildResult {
   pid: number;
@@ -35,6 +41,7 @@ let releases = 0;
 function first(op: string, args: string[], opts: object = {}) {
   const release = path.join(testDir(), `release-${++releases}`);
   const child = spawn(process.execPath, [CHILD, JSON.stringify({ op, args, opts, release })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -69,11 +76,12 @@ async function untilOpen(pid: number, file: string, b?: Background): Promise<voi
   throw new Error(`process ${pid} never opened ${file}`);
 }
 
-/** Runs the pair: `a` as the first process, dmctl `bArgs` as the second, started while a holds. */
-async function pair(a: ReturnType<typeof first>, bArgs: string[], lockOf: string): Promise<[ChildResult, Run, number]> {
+/** Runs the pair: `a` as the first process, dmctl `bArgs` as the second, started while a holds.
+ *  The second waits on the first of `devices` in sorted order (the order locks are taken in). */
+async function pair(a: ReturnType<typeof first>, bArgs: string[], devices: string[]): Promise<[ChildResult, Run, number]> {
   await a.holding;
   const b = dmctlBackground(bArgs);
-  await untilOpen(b.child.pid!, lockFile(lockOf), b);
+  await untilOpen(b.child.pid!, lockFile([...devices].sort()[0]), b);
   a.go();
   const [ra, rb] = await Promise.all([a.done, b.done]);
   return [ra, rb, b.child.pid!];
@@ -103,10 +111,10 @@ async function finishWriter(w: Writer, mnt: string, dev: string): Promise<void> 
 
 describe('two live operations on one device at once', () => {
   it('divert/divert: the second waits, then is refused because the device is diverted', async () => {
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v1', 16);
     const original = condition(v);
     const { mnt, w } = await ext4WithWriter(v, 10);
-    const [r1, r2] = await pair(first('divert', [v], { cow: cow('a') }), ['divert', v, '--cow', cowFile('b'), '--size', '24M'], v);
+    const [r1, r2] = await pair(first('divert', [v], { cow: cow('a') }), ['divert', v, '--cow', cowFile('b'), '--size', '8M'], [v]);
     expect(r1.ok, r1.error?.message).toBe(true);
     expect(r2.code, r2.stderr).toBe(10);
     expect(r2.stderr).toMatch(`${v} is diverted, not plain`);
@@ -120,12 +128,12 @@ describe('two live operations on one device at once', () => {
   });
 
   it('merge/merge: both follow one kernel merge; the one that finishes second says the other merged it, and both succeed', async () => {
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v2', 16);
     const original = condition(v);
     const { mnt, w } = await ext4WithWriter(v, 10);
     await ops.divert(v, { cow: cow('m') });
     await w.advance(30);
-    const [r1, r2, pid2] = await pair(first('merge', [v]), ['--json', 'merge', v, '-q'], v);
+    const [r1, r2, pid2] = await pair(first('merge', [v]), ['--json', 'merge', v, '-q'], [v]);
     expect(r1.ok, r1.error?.message).toBe(true);
     expect(r2.code, r2.stderr).toBe(0);
     const j2 = JSON.parse(r2.stdout);
@@ -140,12 +148,12 @@ describe('two live operations on one device at once', () => {
   });
 
   it('merge/discard: the discard waits for the merge to start, then is refused: the device is merging', async () => {
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v3', 16);
     const original = condition(v);
     const { mnt, w } = await ext4WithWriter(v, 10);
     await ops.divert(v, { cow: cow('m') });
     await w.advance(20);
-    const [r1, r2] = await pair(first('merge', [v]), ['discard', v], v);
+    const [r1, r2] = await pair(first('merge', [v]), ['discard', v], [v]);
     expect(r1.ok, r1.error?.message).toBe(true);
     expect(r1.result.mergedBy).toBeUndefined();
     expect(r2.code, r2.stderr).toBe(10);
@@ -156,10 +164,10 @@ describe('two live operations on one device at once', () => {
   });
 
   it('divert/merge: the merge waits for the divert, then merges the new state', async () => {
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v4', 16);
     const original = condition(v);
     const { mnt, w } = await ext4WithWriter(v, 10);
-    const [r1, r2] = await pair(first('divert', [v], { cow: cow('d') }), ['--json', 'merge', v, '-q'], v);
+    const [r1, r2] = await pair(first('divert', [v], { cow: cow('d') }), ['--json', 'merge', v, '-q'], [v]);
     expect(r1.ok, r1.error?.message).toBe(true);
     expect(r2.code, r2.stderr).toBe(0);
     expect(JSON.parse(r2.stdout)).toEqual({ name: v, state: 'done' });
@@ -169,11 +177,11 @@ describe('two live operations on one device at once', () => {
   });
 
   it('snapshot create/create of one name: the second waits, then is refused and creates nothing', async () => {
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v5', 16);
     const original = condition(v);
     const { mnt, w } = await ext4WithWriter(v, 10);
-    const s = testName('s');
-    const [r1, r2] = await pair(first('snapshot', [v, s], { cow: cow('s1') }), ['snapshot', 'create', v, s, '--cow', cowFile('s2'), '--size', '24M'], v);
+    const s = testName(`s-${v.split('-').at(-1)}`);
+    const [r1, r2] = await pair(first('snapshot', [v, s], { cow: cow('s1') }), ['snapshot', 'create', v, s, '--cow', cowFile('s2'), '--size', '8M'], [v, s]);
     expect(r1.ok, r1.error?.message).toBe(true);
     expect(r2.code, r2.stderr).toBe(10);
     expect(r2.stderr).toMatch(`a device named ${s} already exists (last changed by snapshot of process ${r1.pid}`);
@@ -190,14 +198,14 @@ describe('two live operations on one device at once', () => {
 
   it('rollback/remove and remove/rollback of one snapshot: the first wins, the second finds no snapshot', async () => {
     // No filesystem on the origin here: a rollback changes its data under a mount.
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v6', 16);
     const original = condition(v);
-    const s = testName('s');
-    fillPattern(dm.nodePath(v), 'old', 8 * MiB);
+    const s = testName(`s-${v.split('-').at(-1)}`);
+    fillPattern(dm.nodePath(v), 'old', 4 * MiB);
     await ops.createSnapshot(v, s, { cow: cow('r1') });
     const atSnapshot = deviceSum(dm.nodePath(s));
-    fillPattern(dm.nodePath(v), 'new', 8 * MiB);
-    const [r1, r2] = await pair(first('rollback', [s]), ['snapshot', 'remove', s], s);
+    fillPattern(dm.nodePath(v), 'new', 4 * MiB);
+    const [r1, r2] = await pair(first('rollback', [s]), ['snapshot', 'remove', s], [s, v]);
     expect(r1.ok, r1.error?.message).toBe(true);
     expect(r2.code, r2.stderr).toBe(10);
     expect(r2.stderr).toMatch(`no snapshot named ${s} (last changed by rollback of process ${r1.pid}`);
@@ -206,9 +214,9 @@ describe('two live operations on one device at once', () => {
     expect(deviceSum(dm.nodePath(v))).toBe(atSnapshot);
 
     await ops.createSnapshot(v, s, { cow: cow('r2') });
-    fillPattern(dm.nodePath(v), 'newer', 8 * MiB);
+    fillPattern(dm.nodePath(v), 'newer', 4 * MiB);
     const now = deviceSum(dm.nodePath(v));
-    const [q1, q2] = await pair(first('snapshot-remove', [s]), ['snapshot', 'rollback', s, '-q'], s);
+    const [q1, q2] = await pair(first('snapshot-remove', [s]), ['snapshot', 'rollback', s, '-q'], [s, v]);
     expect(q1.ok, q1.error?.message).toBe(true);
     expect(q2.code, q2.stderr).toBe(10);
     expect(q2.stderr).toMatch(`no snapshot named ${s} (last changed by remove-snapshot of process ${q1.pid}`);
@@ -220,7 +228,7 @@ describe('two live operations on one device at once', () => {
 
 describe('locks', () => {
   it('an operation finds the device locked past its timeout: DeviceLockedError names the holder, exit 5, nothing changed', async () => {
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v7', 16);
     const original = condition(v);
     const { mnt, w } = await ext4WithWriter(v, 10);
     const a = first('divert', [v], { cow: cow('a') });
@@ -231,7 +239,7 @@ describe('locks', () => {
     expect(err).toBeInstanceOf(DeviceLockedError);
     expect(err).toMatchObject({ code: 'EBUSY', device: v, holder: { pid: a.pid, operation: 'divert', devices: [v] }, holderAlive: true });
     expect(err.message).toMatch(new RegExp(`^${v} is locked by divert of process ${a.pid} \\(since \\d{4}-`));
-    const cli = await dmctlBackground(['divert', v, '--cow', cowFile('c'), '--size', '24M', '--lock-timeout', '0']).done;
+    const cli = await dmctlBackground(['divert', v, '--cow', cowFile('c'), '--size', '8M', '--lock-timeout', '0']).done;
     expect(cli.code, cli.stderr).toBe(5);
     expect(cli.stderr).toMatch(`${v} is locked by divert of process ${a.pid}`);
     expect(condition(v)).toEqual(original);
@@ -245,7 +253,7 @@ describe('locks', () => {
   });
 
   it('two operations in one process wait for each other too; an operation nested in another does not', async () => {
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v8', 16);
     const order: string[] = [];
     setFaultHook(async (p) => {
       if (p === 'divert:inspect') {
@@ -260,7 +268,7 @@ describe('locks', () => {
     expect(m).toEqual({ name: v, state: 'done' });
     expect(order).toEqual(['divert starts', 'divert goes on', 'merge starts']);
     // rollback finishes its merge (finish-merge) holding nothing of the origin's: no self-deadlock.
-    const s = testName('s');
+    const s = testName(`s-${v.split('-').at(-1)}`);
     await ops.createSnapshot(v, s, { cow: cow('b') });
     expect(await ops.rollback(s, { lockTimeoutMs: 0 })).toEqual({ name: v, state: 'done' });
     allSettled();
@@ -269,7 +277,7 @@ describe('locks', () => {
 
 describe('a rollback removes only what its own operation created', () => {
   it('divert: a base another process created under the same name (and the uuid every process once built) stays', async () => {
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v9', 16);
     const original = condition(v);
     const base = ops.baseName(v);
     setFaultHook(async (p) => {
@@ -290,9 +298,9 @@ describe('a rollback removes only what its own operation created', () => {
   });
 
   it('snapshot: a device another process made under the snapshot name stays; the base this operation made goes', async () => {
-    const { name: v } = await twoSegmentDevice('v', 32);
+    const { name: v } = await twoSegmentDevice('v10', 16);
     const original = condition(v);
-    const s = testName('s');
+    const s = testName(`s-${v.split('-').at(-1)}`);
     setFaultHook(async (p) => {
       if (p === 'snapshot:create S') await dm.create(s, { uuid: `DEVMAPPER-SNAP-${s}` });
     });
