@@ -9,6 +9,7 @@
         "native/dm_binding.cc",
         "native/dm_status.cc",
         "native/dm_wait.cc",
+        "native/lock.cc",
         "native/loop.cc",
         "native/sys.cc"
       ],

@@ -179,6 +179,9 @@ export interface Native {
   /** BLKFLSBUF: write back and drop the block device's page cache. */
   flushBuffers(path: string): void;
   mknodBlock(path: string, mode: number, major: number, minor: number): void;
+  /** flock(fd, LOCK_EX|LOCK_NB) (LOCK_SH when `exclusive` is false): 0 when taken, else the errno
+   *  (EWOULDBLOCK while another open file description holds it). Never blocks. */
+  flockTry(fd: number, exclusive?: boolean): number;
 }
 
 export const native = load(path.join(__dirname, '..')) as Native;

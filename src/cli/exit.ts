@@ -14,7 +14,7 @@ export const Exit = {
   TABLE: 3,
   /** No such device (dm device, loop device, or file). */
   NO_DEVICE: 4,
-  /** The device is busy (open, mounted, held by another device). */
+  /** The device is busy (open, mounted, held by another device, or locked by another operation). */
   BUSY: 5,
   /** The kernel refused the request (EINVAL and other errors from an ioctl). */
   REFUSED: 6,
@@ -55,6 +55,8 @@ export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof TableError) return Exit.TABLE;
   // src/ops' OperationError (matched by name: it rolled back, or says what it left).
   if ((err as { name?: unknown })?.name === 'OperationError') return Exit.OPERATION;
+  // src/ops' DeviceLockedError: another operation holds the device's lock (nothing was changed).
+  if ((err as { name?: unknown })?.name === 'DeviceLockedError') return Exit.BUSY;
   if (err instanceof DmError || (err as { code?: unknown })?.code !== undefined && typeof (err as { errno?: unknown }).errno === 'number') {
     const e = err as DmError;
     if (e.code === 'ECANCELED') return Exit.INTERRUPTED;

@@ -27,22 +27,35 @@ function cowSpec(o: CowOpts): ops.CowSpec {
 }
 
 function cowOptions(cmd: Command): Command {
-  return cmd
+  return lockOption(cmd)
     .requiredOption('--cow <dev|file>', 'where changed chunks go: a block device, or a file (made a loop device)')
     .option('--size <size>', 'create the COW as a new file of this size, e.g. 256M', sizeArg('--size'))
     .addOption(new Option('--chunk <sectors>', 'chunk size in 512-byte sectors (a power of two)').argParser(intArg('--chunk', 1 << 21)))
     .addOption(new Option('--persistent <P|PO>', 'COW store kind').choices(['P', 'PO']));
 }
 
+type LockOpt = { lockTimeout?: number };
+
+/** --lock-timeout SECONDS: how long to wait while another operation holds the device (exit 5 after). */
+function lockOption(cmd: Command): Command {
+  return cmd.option('--lock-timeout <seconds>', `how long to wait for another operation on the device (default ${ops.DEFAULT_LOCK_TIMEOUT_MS / 1000}; 0: do not wait)`, (v: string) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw usage(`--lock-timeout must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
+    return n;
+  });
+}
+
+const lockMs = (o: LockOpt): number | undefined => (o.lockTimeout === undefined ? undefined : Math.round(o.lockTimeout * 1000));
+
 function waitOptions(cmd: Command): Command {
-  return cmd
+  return lockOption(cmd)
     .option('--no-wait', 'start it and return; the kernel copies in the background')
     .option('-q, --quiet', 'no progress output');
 }
 
 export function registerLiveVerbs(program: Command): void {
-  program
-    .command('replace')
+  lockOption(program
+    .command('replace'))
     .description('swap the live table of a device atomically (load, suspend, resume); the table as for create')
     .argument('<name>', 'device name')
     .argument('[table_file]', 'file holding the new table')
@@ -52,9 +65,9 @@ export function registerLiveVerbs(program: Command): void {
     .option('--noflush', 'keep queued I/O across the suspend instead of flushing it')
     .option('--nolockfs', 'do not freeze a mounted filesystem during the swap')
     .option('--no-checks', 'send the table without checking it first')
-    .action(async (name: string, file: string | undefined, o: { table?: string; tableFile?: string; readonly?: boolean; noflush?: boolean; nolockfs?: boolean; checks?: boolean }, cmd: Command) => {
+    .action(async (name: string, file: string | undefined, o: LockOpt & { table?: string; tableFile?: string; readonly?: boolean; noflush?: boolean; nolockfs?: boolean; checks?: boolean }, cmd: Command) => {
       const t = prepareTable(await tableText(o, file), o.checks !== false);
-      const r = await guarded('replace', () => ops.replace(name, t.raw, { readOnly: !!o.readonly, noflush: !!o.noflush, skipLockfs: !!o.nolockfs }));
+      const r = await guarded('replace', () => ops.replace(name, t.raw, { readOnly: !!o.readonly, noflush: !!o.noflush, skipLockfs: !!o.nolockfs, lockTimeoutMs: lockMs(o) }));
       if (globals(cmd).json) return json({ name, freezeMs: r.freezeMs, order: r.order });
       line(`${name}: new table live; I/O paused ${r.freezeMs.toFixed(1)} ms`);
     });
@@ -64,10 +77,10 @@ export function registerLiveVerbs(program: Command): void {
     .argument('<name>', 'device name')
     .option('--noflush', 'keep queued I/O across the switch instead of flushing it')
     .option('--nolockfs', 'do not freeze a mounted filesystem at the switch')
-    .action(async (name: string, o: CowOpts & { noflush?: boolean; nolockfs?: boolean }, cmd: Command) => {
+    .action(async (name: string, o: CowOpts & LockOpt & { noflush?: boolean; nolockfs?: boolean }, cmd: Command) => {
       const spec = cowSpec(o);
       const r = await guarded('divert', () => ops.divert(name, {
-        cow: spec, chunkSectors: o.chunk, persistent: o.persistent, noflush: !!o.noflush, skipLockfs: !!o.nolockfs,
+        cow: spec, chunkSectors: o.chunk, persistent: o.persistent, noflush: !!o.noflush, skipLockfs: !!o.nolockfs, lockTimeoutMs: lockMs(o),
       }));
       if (globals(cmd).json) return json(r);
       line(`${name}: diverted; the frozen image is ${r.base.path} (${r.base.dev}), new writes go to ${r.cow.device}${r.cow.file ? ` (${r.cow.file})` : ''}; I/O paused ${r.freezeMs.toFixed(1)} ms`);
@@ -76,19 +89,20 @@ export function registerLiveVerbs(program: Command): void {
   waitOptions(program.command('merge'))
     .description('merge a diverted device\'s writes back into its base and return it to its original table (with progress)')
     .argument('<name>', 'device name')
-    .action(async (name: string, o: { wait?: boolean; quiet?: boolean }, cmd: Command) => {
-      const r = await followMerge(name, 'merge', o, (x) => ops.merge(name, x));
+    .action(async (name: string, o: LockOpt & { wait?: boolean; quiet?: boolean }, cmd: Command) => {
+      const r = await followMerge(name, 'merge', o, (x) => ops.merge(name, { ...x, lockTimeoutMs: lockMs(o) }));
       if (globals(cmd).json) return json(r);
+      if (r.mergedBy) return line(`${name}: merged by ${r.mergedBy.operation} of process ${r.mergedBy.pid} (at ${r.mergedBy.at}) while this one followed it; back on its original table`);
       line(r.state === 'done' ? `${name}: merged; back on its original table` : `${name}: merging in the kernel; 'dmctl merge ${name}' follows and finishes it`);
     });
 
-  program
-    .command('discard')
+  lockOption(program
+    .command('discard'))
     .description('return a diverted device to its original table, dropping every write since the divert')
     .argument('<name>', 'device name')
     .option('-f, --force', 'even while it is mounted or open (its filesystem sees its data change)')
-    .action(async (name: string, o: { force?: boolean }, cmd: Command) => {
-      await guarded('discard', () => ops.discard(name, { force: !!o.force }));
+    .action(async (name: string, o: LockOpt & { force?: boolean }, cmd: Command) => {
+      await guarded('discard', () => ops.discard(name, { force: !!o.force, lockTimeoutMs: lockMs(o) }));
       if (globals(cmd).json) return json({ name, state: 'plain' });
       line(`${name}: writes since the divert dropped; back on its original table`);
     });
@@ -98,26 +112,26 @@ export function registerLiveVerbs(program: Command): void {
     .description('a snapshot NAME of ORIGIN as it is now; ORIGIN stays live')
     .argument('<origin>', 'the live device')
     .argument('<name>', 'name of the new snapshot device')
-    .action(async (origin: string, name: string, o: CowOpts, cmd: Command) => {
+    .action(async (origin: string, name: string, o: CowOpts & LockOpt, cmd: Command) => {
       const spec = cowSpec(o);
-      const r = await guarded('snapshot', () => ops.createSnapshot(origin, name, { cow: spec, chunkSectors: o.chunk, persistent: o.persistent }));
+      const r = await guarded('snapshot', () => ops.createSnapshot(origin, name, { cow: spec, chunkSectors: o.chunk, persistent: o.persistent, lockTimeoutMs: lockMs(o) }));
       if (globals(cmd).json) return json(r);
       line(`${name}: snapshot of ${origin} at ${r.path}; changes kept in ${r.cow.device}${r.cow.file ? ` (${r.cow.file})` : ''}`);
     });
-  snap
-    .command('remove')
+  lockOption(snap
+    .command('remove'))
     .description('remove a snapshot (the origin goes back to its own table when it was the last)')
     .argument('<name>', 'snapshot name')
-    .action(async (name: string, _o: unknown, cmd: Command) => {
-      await guarded('snapshot removal', () => ops.removeSnapshot(name));
+    .action(async (name: string, o: LockOpt, cmd: Command) => {
+      await guarded('snapshot removal', () => ops.removeSnapshot(name, { lockTimeoutMs: lockMs(o) }));
       if (globals(cmd).json) return json({ name, removed: true });
     });
   waitOptions(snap.command('rollback'))
     .description('roll the origin back to the snapshot (the snapshot is merged into it and goes away)')
     .argument('<name>', 'snapshot name')
     .option('-f, --force', 'even while the origin is mounted or open')
-    .action(async (name: string, o: { wait?: boolean; quiet?: boolean; force?: boolean }, cmd: Command) => {
-      const r = await followMerge(name, 'rollback', o, (x) => ops.rollback(name, { ...x, force: !!o.force }));
+    .action(async (name: string, o: LockOpt & { wait?: boolean; quiet?: boolean; force?: boolean }, cmd: Command) => {
+      const r = await followMerge(name, 'rollback', o, (x) => ops.rollback(name, { ...x, force: !!o.force, lockTimeoutMs: lockMs(o) }));
       if (globals(cmd).json) return json(r);
       line(r.state === 'done' ? `${r.name}: rolled back to ${name}` : `${r.name}: rolling back in the kernel; 'dmctl merge ${r.name}' follows and finishes it`);
     });

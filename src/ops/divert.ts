@@ -11,8 +11,9 @@ import { baseName, baseOwner, baseUuid, checkOpsName } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
 import type { SuspendChoice } from './replace';
 import { removeDevice, Tx } from './transaction';
+import { checkLockTimeout, withLocks, type LockOptions } from './lock';
 
-export interface DivertOptions extends SnapshotStoreOptions, SuspendChoice {
+export interface DivertOptions extends SnapshotStoreOptions, SuspendChoice, LockOptions {
   cow: CowSpec;
 }
 
@@ -59,8 +60,9 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
   checkObject(o);
   const cowPlan = checkCowSpec(o.cow);
   const { chunk, store } = checkStore(o);
+  checkLockTimeout(o.lockTimeoutMs);
   const tx = new Tx('divert');
-  return tx.run(async () => {
+  return withLocks('divert', [name], o.lockTimeoutMs, () => tx.run(async () => {
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
       if (d.state !== 'plain') throw refusal(`${name} is ${d.state}, not plain: it cannot be diverted`, 'EBUSY');
@@ -71,7 +73,7 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
     const cow = await prepareCow(tx, cowPlan, { serves: name, chunkSectors: chunk });
     const base = baseName(name);
     const secure = secureTable(d.table);
-    await tx.create('base', base, { uuid: baseUuid(name), readOnly: true });
+    await tx.create('base', base, baseUuid(name, tx.nonce), { readOnly: true });
     await tx.load('base', base, d.table, { readOnly: true, secure });
     await tx.resume('base', base);
     const b = dm.infoSync(base);
@@ -85,5 +87,5 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
     await tx.cleanup('release cow', () => cow.release());
     const { num: _n, release: _r, ...cowOut } = cow;
     return { name, base: { name: base, path: pathOf(b), dev: devKey(b) }, cow: cowOut, chunkSectors: chunk, persistent: store, freezeMs };
-  });
+  }));
 }

@@ -36,10 +36,21 @@
 // restored, every device resumed); after it (cleanup steps such as removing the base) the
 // operation stands and `committed` is true.
 //
+// Locks: every operation that changes a device holds an flock per device it touches
+// (<DEVMAPPER_LOCK_DIR or /run/lock/devmapper>/<device>.lock, several in sorted order) while it
+// inspects and changes it; `lockTimeoutMs` (default 10 s, 0: try once) bounds the wait, then
+// DeviceLockedError { code: 'EBUSY', device, holder: { pid, operation, devices, since } } is thrown
+// and nothing has changed. merge() holds V's lock to start and to finish, not across the wait; a
+// merge another process finished meanwhile is reported in MergeResult.mergedBy. Every device an
+// operation creates carries the operation's nonce in its uuid, and only such a device is removed
+// by its rollback.
+//
 // Tests: setFaultHook(fn) is called before every step with '<operation>:<step>' (e.g.
 // 'divert:suspend V'); kernelRefusal() makes an error like the kernel's.
 //
 export { OperationError } from './errors';
+export { DeviceLockedError, DEFAULT_LOCK_TIMEOUT_MS, lockDir, lockFile } from './lock';
+export type { LockOptions, LockRecord } from './lock';
 export type { OperationState, DeviceState } from './errors';
 export { setFaultHook, kernelRefusal } from './faults';
 export type { FaultHook } from './faults';
@@ -56,7 +67,7 @@ export type { CowSpec, CowInfo } from './cow';
 export { StoreError, checkStoreDevice, checkStoreFile } from './store-check';
 export type { StoreProblem, StoreCheck, CheckedStore } from './store-check';
 export type { SnapshotStoreOptions, Persistence } from './options';
-export { BASE_SUFFIX, BASE_UUID_PREFIX, SNAP_UUID_PREFIX, baseName, baseUuid, snapUuid } from './naming';
+export { BASE_SUFFIX, BASE_UUID_PREFIX, SNAP_UUID_PREFIX, baseName, baseUuid, snapUuid, baseOwner, uuidNonce } from './naming';
 export { createSnapshot, removeSnapshot, rollback } from './snapshots';
 export type { SnapshotOptions, SnapshotInfo, RollbackOptions } from './snapshots';
 export { watchCow, growCow, CowWatcher } from './monitor';

@@ -3,13 +3,14 @@
 // The merge itself runs in the kernel: a later process can follow it and finish it.
 import * as dm from '../dm';
 import { flushBuffers } from '../loop';
-import { isInvalid, mergeComplete, mergeProgress, parseSnapshotStatus, type SnapshotStatus } from '../table';
+import { isInvalid, mergeComplete, mergeProgress, parseSnapshotStatus } from '../table';
 import { dropCow } from './cow';
 import { inspect, snapshotsOf, type Inspection, refuseMidChange } from './describe';
 import { refusal, refused } from './errors';
-import { devKey, mountsOf, pathOf, tableLength } from './kernel';
+import { devKey, infoOrNone, mountsOf, pathOf, tableLength } from './kernel';
 import { checkOpsName } from './naming';
 import { checkObject, checkSignal } from './options';
+import { checkLockTimeout, heldLock, withLocks, type LockOptions, type LockRecord } from './lock';
 import { secureTable } from './divert';
 import { removeDevice, Tx } from './transaction';
 import { pause } from './wait';
@@ -23,7 +24,7 @@ export interface MergeProgress {
   total: bigint;
 }
 
-export interface MergeOptions {
+export interface MergeOptions extends LockOptions {
   onProgress?: (p: MergeProgress) => void;
   /** Stops waiting (the merge goes on in the kernel; call merge() again to follow and finish it). */
   signal?: AbortSignal;
@@ -37,6 +38,8 @@ export interface MergeResult {
   name: string;
   /** 'merging': started, not waited for; 'done': V is back on its original table, the base removed. */
   state: 'merging' | 'done';
+  /** Another operation finished this merge while this one waited or followed it (its lock record). */
+  mergedBy?: { pid: number; operation: string; at: string };
 }
 
 function checkMergeOptions(o: MergeOptions): void {
@@ -45,6 +48,20 @@ function checkMergeOptions(o: MergeOptions): void {
   checkSignal(o.signal);
   if (o.wait !== undefined && typeof o.wait !== 'boolean') throw new TypeError('wait must be a boolean');
   if (o.pollMs !== undefined && (typeof o.pollMs !== 'number' || !(o.pollMs > 0))) throw new RangeError('pollMs must be a positive number');
+  checkLockTimeout(o.lockTimeoutMs);
+}
+
+/** The merge of `name` that another operation finished after `since` (by the lock record it left). */
+function mergedElsewhere(name: string, since: number): MergeResult['mergedBy'] {
+  const p = heldLock(name)?.previous;
+  if (p?.outcome !== 'merged' || !p.released || Date.parse(p.released) < since) return undefined;
+  return { pid: p.pid, operation: p.operation, at: p.released };
+}
+
+/** "(last changed by discard of process 123 at ...)", from a lock record, for refusals. */
+export function lastChange(name: string): string {
+  const p: LockRecord | undefined = heldLock(name)?.previous;
+  return p ? ` (last changed by ${p.operation} of process ${p.pid} at ${p.released ?? p.since})` : '';
 }
 
 /** The device is mounted or held open by someone. */
@@ -55,16 +72,43 @@ export function inUse(d: Inspection): string | undefined {
   return undefined;
 }
 
+/**
+ * Starts the merge of a diverted device (or follows one already running), waits for the kernel to
+ * finish copying, and finishes it. The device's lock is held to start and to finish, not across
+ * the wait: a second merge of the same device follows the same kernel merge, and when another
+ * process finishes it first, this one says so (`mergedBy`) and succeeds.
+ */
 export async function merge(name: string, o: MergeOptions = {}): Promise<MergeResult> {
   checkOpsName(name);
   checkMergeOptions(o);
-  const d = await inspect(name);
-  if (d.state === 'diverted') await startMerge(name);
-  else if (d.state !== 'merging') throw refused('merge', 'inspect', refusal(`${name} is ${d.state}: only a diverted device can be merged`, 'EINVAL'));
+  const since = Date.now();
+  const by = await withLocks('merge', [name], o.lockTimeoutMs, async () => {
+    const d = await inspect(name);
+    if (d.state === 'diverted') await startMerge(name);
+    else if (d.state === 'plain' && mergedElsewhere(name, since)) return mergedElsewhere(name, since);
+    else if (d.state !== 'merging') throw refused('merge', 'inspect', refusal(`${name} is ${d.state}: only a diverted device can be merged${lastChange(name)}`, 'EINVAL'));
+    return undefined;
+  });
+  if (by) return { name, state: 'done', mergedBy: by };
   if (o.wait === false) return { name, state: 'merging' };
-  await waitMerge(name, o);
-  await finishMerge(name);
-  return { name, state: 'done' };
+  return completeMerge(name, o, since);
+}
+
+/** Waits for a started merge and finishes it under the device's lock; when another operation
+ *  finished it after `since`, says so instead. */
+export async function completeMerge(name: string, o: MergeOptions, since: number): Promise<MergeResult> {
+  // Stops early when the device stops merging: someone else finished it (checked under the lock).
+  await pollMerge(name, o);
+  return withLocks('finish-merge', [name], o.lockTimeoutMs, async () => {
+    if (infoOrNone(name) && (await inspect(name)).state === 'plain') {
+      const by = mergedElsewhere(name, since);
+      if (by) return { name, state: 'done', mergedBy: by };
+      throw refused('merge', 'finish', refusal(`${name} stopped merging and is plain, but no merge finished it${lastChange(name)}`, 'EIO'));
+    }
+    await finishMergeTx(name);
+    heldLock(name)?.setOutcome('merged');
+    return { name, state: 'done' };
+  });
 }
 
 async function startMerge(name: string): Promise<void> {
@@ -92,32 +136,46 @@ async function startMerge(name: string): Promise<void> {
   });
 }
 
-function status(name: string): SnapshotStatus {
-  return parseSnapshotStatus(dm.statusSync(name)[0]?.params ?? 'Unknown');
-}
-
 /** Follows a running merge until the kernel reports it complete. The kernel raises no event for
  *  merge progress, so this reads the status (tens of microseconds) at growing intervals. */
 export async function waitMerge(name: string, o: MergeOptions = {}): Promise<void> {
+  const types = await pollMerge(name, o);
+  if (types !== undefined) throw refusal(`${name} is not merging (its table is ${types})`, 'EINVAL');
+}
+
+/** waitMerge's loop: undefined once the merge is complete, or the table's target types once the
+ *  device is no longer merging (another process may have finished it). */
+async function pollMerge(name: string, o: MergeOptions): Promise<string | undefined> {
   const signal = checkSignal(o.signal);
   const maxMs = o.pollMs ?? 500;
   let initial: bigint | undefined;
   for (let delay = Math.min(20, maxMs); ; delay = Math.min(maxMs, delay * 2)) {
     signal?.throwIfAborted();
-    const t = dm.tableSync(name);
-    if (t.length !== 1 || t[0].type !== 'snapshot-merge') throw refusal(`${name} is not merging (its table is ${t.map((x) => x.type).join(', ')})`, 'EINVAL');
-    const s = status(name);
+    // One DEV_STATUS gives the target type and its status together: a table swapped by another
+    // process between two reads cannot pass for a failed merge.
+    const line = infoOrNone(name) ? dm.statusSync(name) : []; // gone: finished and removed elsewhere
+    if (line.length !== 1 || line[0].type !== 'snapshot-merge') return line.map((x) => x.type).join(', ') || 'gone';
+    const s = parseSnapshotStatus(line[0].params);
     if (isInvalid(s) || s.state !== 'active') throw refusal(`the merge of ${name} failed: the kernel reports ${s.state}`, 'EIO');
     initial ??= s.allocated;
     o.onProgress?.({ fraction: mergeProgress(s, initial) ?? 0, allocated: s.allocated, metadata: s.metadata, total: s.total });
-    if (mergeComplete(s)) return;
+    if (mergeComplete(s)) return undefined;
     await pause(delay, signal);
   }
 }
 
 /** After a finished merge: V back to its original table (or to snapshot-origin while other
  *  snapshots of the base remain), then the base and the COW store go. */
-export async function finishMerge(name: string): Promise<void> {
+export async function finishMerge(name: string, o: LockOptions = {}): Promise<void> {
+  checkOpsName(name);
+  checkObject(o);
+  await withLocks('finish-merge', [name], checkLockTimeout(o.lockTimeoutMs), async () => {
+    await finishMergeTx(name);
+    heldLock(name)?.setOutcome('merged');
+  });
+}
+
+async function finishMergeTx(name: string): Promise<void> {
   const tx = new Tx('finish-merge');
   await tx.run(async () => {
     const { d, others } = await tx.step('inspect', async () => {
@@ -141,7 +199,7 @@ export async function finishMerge(name: string): Promise<void> {
   });
 }
 
-export interface DiscardOptions {
+export interface DiscardOptions extends LockOptions {
   /** Discard even while V is mounted or open (its filesystem then sees its data change under it). */
   force?: boolean;
 }
@@ -151,11 +209,12 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
   checkOpsName(name);
   checkObject(o);
   if (o.force !== undefined && typeof o.force !== 'boolean') throw new TypeError('force must be a boolean');
+  checkLockTimeout(o.lockTimeoutMs);
   const tx = new Tx('discard');
-  await tx.run(async () => {
+  await withLocks('discard', [name], o.lockTimeoutMs, () => tx.run(async () => {
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
-      if (d.state !== 'diverted') throw refusal(`${name} is ${d.state}, not diverted`, 'EINVAL');
+      if (d.state !== 'diverted') throw refusal(`${name} is ${d.state}, not diverted${lastChange(name)}`, 'EINVAL');
       refuseMidChange(d, name);
       const busy = inUse(d);
       if (busy && !o.force) throw refusal(`${name} is ${busy}: unmount it first, or pass force`, 'EBUSY');
@@ -169,5 +228,5 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
     if (!mountsOf(d.info).length) await tx.cleanup('flush V page cache', () => flushBuffers(pathOf(d.info)));
     await tx.cleanup('drop cow', () => dropCow(d.cow!));
     await tx.cleanup('remove base', () => removeDevice(d.baseInfo!.name));
-  });
+  }));
 }

@@ -14,6 +14,7 @@ import { refusal } from './errors';
 import { checkName } from '../dm/validate';
 import { checkSignal } from './options';
 import { Tx } from './transaction';
+import { checkLockTimeout, withLocks, type LockOptions } from './lock';
 import { pause } from './wait';
 
 export type CowEvent =
@@ -59,8 +60,9 @@ function diverted(d: Inspection): boolean {
 
 /** Grows a file-backed COW store to `newSize` bytes: extends the file, refreshes the loop device's
  *  capacity; the kernel reads the new size live (if it did not, the table is reloaded). */
-export async function growCow(name: string, newSize: bigint | number | string): Promise<GrowResult> {
+export async function growCow(name: string, newSize: bigint | number | string, o: LockOptions = {}): Promise<GrowResult> {
   checkName(name);
+  checkLockTimeout(o?.lockTimeoutMs);
   const bytes = parseSize(newSize);
   if (bytes % 512n !== 0n) throw new RangeError('newSize must be a multiple of 512 bytes');
   const d0 = await inspect(name);
@@ -69,7 +71,7 @@ export async function growCow(name: string, newSize: bigint | number | string): 
     if (bytes <= size) throw new RangeError(`newSize ${bytes} must be larger than the COW's ${size} bytes`);
   }
   const tx = new Tx('grow-cow');
-  return tx.run(async () => {
+  return withLocks('grow-cow', [name], o?.lockTimeoutMs, () => tx.run(async () => {
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
       if (!diverted(d)) throw refusal(`${name} is ${d.state}: it has no COW store`, 'EINVAL');
@@ -91,7 +93,7 @@ export async function growCow(name: string, newSize: bigint | number | string): 
     }
     tx.commit();
     return { bytes, totalSectors: now.state === 'active' ? now.total : 0n };
-  });
+  }));
 }
 
 /** Follows a COW's fill level: an EventEmitter ('fill', 'warning', 'grown', 'invalid', 'overflow',

@@ -1,14 +1,20 @@
 // Hidden devices carry names and uuids that say what they are, so the kernel's device list alone
 // tells a later process what an earlier one set up:
-//   base of V:    name `<V>-dmbase`, uuid `DEVMAPPER-BASE-<V>`  (V's original table, under a snapshot)
-//   snapshot S:   name S (the user's),  uuid `DEVMAPPER-SNAP-<S>`
+//   base of V:    name `<V>-dmbase`, uuid `DEVMAPPER-BASE-<nonce>-<V>`  (V's original table, under a snapshot)
+//   snapshot S:   name S (the user's),  uuid `DEVMAPPER-SNAP-<nonce>-<S>`
+// The nonce is the creating operation's own (random, 12 hex digits): a rollback removes a device
+// only when its uuid carries the rollback's nonce, never one another process made under the same
+// name. Uuids without a nonce (made by earlier versions) are still recognised.
+import { randomBytes } from 'node:crypto';
 import { checkName } from '../dm/validate';
 
 export const BASE_SUFFIX = '-dmbase';
 export const BASE_UUID_PREFIX = 'DEVMAPPER-BASE-';
 export const SNAP_UUID_PREFIX = 'DEVMAPPER-SNAP-';
+const NONCE_HEX = 12;
+const NONCE = new RegExp(`^[0-9a-f]{${NONCE_HEX}}-`);
 /** Longest device name the scheme can carry in a 128-byte uuid. */
-export const MAX_OPS_NAME_BYTES = 128 - BASE_UUID_PREFIX.length;
+export const MAX_OPS_NAME_BYTES = 128 - BASE_UUID_PREFIX.length - NONCE_HEX - 1;
 
 /** A device name the operations accept: a valid dm name short enough for the hidden names. */
 export function checkOpsName(v: unknown, what = 'device name'): string {
@@ -17,15 +23,31 @@ export function checkOpsName(v: unknown, what = 'device name'): string {
   return s;
 }
 
+/** A fresh nonce for one operation. */
+export const newNonce = (): string => randomBytes(NONCE_HEX / 2).toString('hex');
+
 export const baseName = (v: string): string => `${v}${BASE_SUFFIX}`;
-export const baseUuid = (v: string): string => `${BASE_UUID_PREFIX}${v}`;
-export const snapUuid = (s: string): string => `${SNAP_UUID_PREFIX}${s}`;
+export const baseUuid = (v: string, nonce: string): string => `${BASE_UUID_PREFIX}${nonce}-${v}`;
+export const snapUuid = (s: string, nonce: string): string => `${SNAP_UUID_PREFIX}${nonce}-${s}`;
+
+/** The device name and nonce a devmapper uuid of `prefix` carries. */
+function parseUuid(uuid: string | undefined, prefix: string): { name: string; nonce?: string } | undefined {
+  if (!uuid?.startsWith(prefix)) return undefined;
+  const rest = uuid.slice(prefix.length);
+  const m = NONCE.exec(rest);
+  return m ? { name: rest.slice(m[0].length), nonce: m[0].slice(0, NONCE_HEX) } : { name: rest };
+}
 
 /** The device a base belongs to, from the base's uuid; undefined if it is not a base. */
 export function baseOwner(uuid: string | undefined): string | undefined {
-  return uuid?.startsWith(BASE_UUID_PREFIX) ? uuid.slice(BASE_UUID_PREFIX.length) : undefined;
+  return parseUuid(uuid, BASE_UUID_PREFIX)?.name;
 }
 
 export function isSnapUuid(uuid: string | undefined): boolean {
   return !!uuid?.startsWith(SNAP_UUID_PREFIX);
+}
+
+/** The nonce of the operation that made a devmapper device (undefined: none, or not ours). */
+export function uuidNonce(uuid: string | undefined): string | undefined {
+  return (parseUuid(uuid, BASE_UUID_PREFIX) ?? parseUuid(uuid, SNAP_UUID_PREFIX))?.nonce;
 }

@@ -7,6 +7,7 @@ import { OperationError } from './errors';
 import { infoOrNone, liveTable, tableText } from './kernel';
 import { stackOrder } from './stack';
 import { Tx } from './transaction';
+import { checkLockTimeout, withLocks, type LockOptions } from './lock';
 import { checkName } from '../dm/validate';
 
 /** A table as text (dmsetup syntax), typed targets, or raw `{ start, length, type, params }`. */
@@ -19,7 +20,7 @@ export interface SuspendChoice {
   skipLockfs?: boolean;
 }
 
-export interface ReplaceOptions extends SuspendChoice {
+export interface ReplaceOptions extends SuspendChoice, LockOptions {
   /** Load the new table read-only. */
   readOnly?: boolean;
 }
@@ -67,7 +68,7 @@ export async function replace(device: string, table: TableInput, o: ReplaceOptio
  * the reverse order. Any failure clears the inactive tables, restores and resumes what changed, and
  * throws an OperationError.
  */
-export async function transaction(changes: readonly Change[], o: SuspendChoice = {}, op = 'transaction'): Promise<ReplaceResult> {
+export async function transaction(changes: readonly Change[], o: SuspendChoice & LockOptions = {}, op = 'transaction'): Promise<ReplaceResult> {
   if (!Array.isArray(changes) || changes.length === 0) throw new TypeError('changes must be a non-empty array of { device, table }');
   checkSuspendChoice(o);
   const plan = changes.map((c) => {
@@ -76,12 +77,13 @@ export async function transaction(changes: readonly Change[], o: SuspendChoice =
     return { device: checkName(c.device), readOnly: !!c.readOnly, ...toTargets(c.table) };
   });
   if (new Set(plan.map((p) => p.device)).size !== plan.length) throw new RangeError('each device may appear only once');
+  checkLockTimeout(o.lockTimeoutMs);
 
   const tx = new Tx(op);
   const previous: Record<string, string> = {};
   let freezeMs = 0;
   let order: string[] = [];
-  await tx.run(async () => {
+  await withLocks(op, plan.map((p) => p.device), o.lockTimeoutMs, () => tx.run(async () => {
     await tx.step('inspect', async () => {
       for (const p of plan) {
         const info = infoOrNone(p.device);
@@ -94,9 +96,9 @@ export async function transaction(changes: readonly Change[], o: SuspendChoice =
     const role = (d: string): string => (plan.length === 1 && op === 'replace' ? 'V' : d);
     for (const p of plan) await tx.load(role(p.device), p.device, p.targets, { readOnly: p.readOnly, secure: p.secure });
     order = stackOrder(plan.map((p) => p.device));
-    freezeMs = await tx.freeze(order.map((d) => ({ role: role(d), name: d })), o);
+    freezeMs = await tx.freeze(order.map((d) => ({ role: role(d), name: d })), { noflush: o.noflush, skipLockfs: o.skipLockfs });
     tx.commit();
-  });
+  }));
   return { freezeMs, order, previous };
 }
 

@@ -8,14 +8,15 @@ import { checkName } from '../dm/validate';
 import { checkCowSpec, dropCow, prepareCow, type CowInfo, type CowSpec } from './cow';
 import { inspect, snapshotsOf, refuseMidChange } from './describe';
 import { refusal } from './errors';
-import { devKey, mountsOf, pathOf, tableLength } from './kernel';
-import { finishMerge, inUse, waitMerge, type MergeOptions, type MergeResult } from './merge';
+import { devKey, infoOrNone, mountsOf, pathOf, tableLength } from './kernel';
+import { completeMerge, inUse, lastChange, type MergeOptions, type MergeResult } from './merge';
+import { checkLockTimeout, withLocks, type LockOptions } from './lock';
 import { baseName, baseUuid, checkOpsName, snapUuid } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
 import { removeLeftoverBase, secureTable } from './divert';
 import { removeDevice, Tx } from './transaction';
 
-export interface SnapshotOptions extends SnapshotStoreOptions {
+export interface SnapshotOptions extends SnapshotStoreOptions, LockOptions {
   cow: CowSpec;
 }
 
@@ -37,9 +38,11 @@ export async function createSnapshot(origin: string, snapName: string, o: Snapsh
   checkObject(o);
   const cowPlan = checkCowSpec(o.cow);
   const { chunk, store } = checkStore(o);
+  checkLockTimeout(o.lockTimeoutMs);
   const tx = new Tx('snapshot');
-  return tx.run(async () => {
+  return withLocks('snapshot', [origin, snapName], o.lockTimeoutMs, () => tx.run(async () => {
     const d = await tx.step('inspect', async () => {
+      if (infoOrNone(snapName)) throw refusal(`a device named ${snapName} already exists${lastChange(snapName)}`, 'EEXIST');
       const d = await inspect(origin);
       if (d.state !== 'plain' && d.state !== 'origin') throw refusal(`${origin} is ${d.state}: snapshots need a plain device or an origin`, 'EBUSY');
       refuseMidChange(d, origin);
@@ -52,13 +55,13 @@ export async function createSnapshot(origin: string, snapName: string, o: Snapsh
     if (d.state === 'plain') {
       const name = baseName(origin);
       // The origin's writes go through snapshot-origin into the base: it stays writable.
-      await tx.create('base', name, { uuid: baseUuid(origin) });
+      await tx.create('base', name, baseUuid(origin, tx.nonce));
       await tx.load('base', name, d.table, { secure: secureTable(d.table) });
       await tx.resume('base', name);
       base = dm.infoSync(name);
       await tx.load('V', origin, [{ start: 0n, length, type: 'snapshot-origin', params: devKey(base) }], { readOnly: d.info.flags.readOnly });
     }
-    await tx.create('S', snapName, { uuid: snapUuid(snapName) });
+    await tx.create('S', snapName, snapUuid(snapName, tx.nonce));
     // The point in time: the origin is frozen while the snapshot loads and goes live.
     await tx.suspend('V', origin);
     await tx.load('S', snapName, [{ start: 0n, length, type: 'snapshot', params: `${devKey(base!)} ${cow.dev} ${store} ${chunk}` }]);
@@ -70,18 +73,23 @@ export async function createSnapshot(origin: string, snapName: string, o: Snapsh
     await tx.cleanup('release cow', () => cow.release());
     const { num: _n, release: _r, ...cowOut } = cow;
     return { name: snapName, path: dm.nodePath(snapName), origin, base: base!.name, cow: cowOut, chunkSectors: chunk, persistent: store };
-  });
+  }));
 }
 
 /** Drops a snapshot (its COW store too, if devmapper made it). The last one takes the origin back to
  *  its original table and removes the base. */
-export async function removeSnapshot(snapName: string): Promise<void> {
+export async function removeSnapshot(snapName: string, o: LockOptions = {}): Promise<void> {
   checkName(snapName, 'snapshot name');
+  checkObject(o);
+  checkLockTimeout(o.lockTimeoutMs);
+  const origin = await originOf(snapName);
   const tx = new Tx('remove-snapshot');
-  await tx.run(async () => {
+  await withLocks('remove-snapshot', [snapName, ...origin], o.lockTimeoutMs, () => tx.run(async () => {
     const { s, v, others } = await tx.step('inspect', async () => {
+      if (!infoOrNone(snapName)) throw refusal(`no snapshot named ${snapName}${lastChange(snapName)}`, 'ENXIO');
       const s = await inspect(snapName);
-      if (s.state !== 'snapshot') throw refusal(`${snapName} is ${s.state}, not a snapshot made by createSnapshot`, 'EINVAL');
+      if (s.state !== 'snapshot') throw refusal(`${snapName} is ${s.state}, not a snapshot made by createSnapshot${lastChange(snapName)}`, 'EINVAL');
+      sameOrigin(s.origin!, origin);
       if (s.info.openCount > 0) throw refusal(`${snapName} is open or mounted`, 'EBUSY');
       const v = await inspect(s.origin!);
       if (v.state !== 'origin' && v.state !== 'merging') throw refusal(`its origin ${s.origin} is ${v.state}`, 'EINVAL');
@@ -97,7 +105,22 @@ export async function removeSnapshot(snapName: string): Promise<void> {
     await tx.resume('V', v.name);
     await tx.cleanup('drop cow', () => dropCow(s.cow!));
     if (last) await tx.cleanup('remove base', () => removeDevice(s.baseInfo!.name));
-  });
+  }));
+}
+
+/** The origin a snapshot names before its lock is held: the locks to take. The operation checks it
+ *  again under the lock (sameOrigin), since it may change while it waits. */
+async function originOf(snapName: string): Promise<string[]> {
+  try {
+    const s = await inspect(snapName);
+    return s.state === 'snapshot' ? [s.origin!] : [];
+  } catch {
+    return []; // no such device: the operation says so under the lock
+  }
+}
+
+function sameOrigin(origin: string, locked: string[]): void {
+  if (!locked.includes(origin)) throw refusal(`the snapshot's origin changed to ${origin} while waiting for its lock`, 'EAGAIN');
 }
 
 export interface RollbackOptions extends MergeOptions {
@@ -111,11 +134,16 @@ export async function rollback(snapName: string, o: RollbackOptions = {}): Promi
   checkName(snapName, 'snapshot name');
   checkObject(o);
   if (o.force !== undefined && typeof o.force !== 'boolean') throw new TypeError('force must be a boolean');
+  checkLockTimeout(o.lockTimeoutMs);
+  const since = Date.now();
+  const locked = await originOf(snapName);
   const tx = new Tx('rollback');
-  const origin = await tx.run(async () => {
+  const origin = await withLocks('rollback', [snapName, ...locked], o.lockTimeoutMs, () => tx.run(async () => {
     const { s, v } = await tx.step('inspect', async () => {
+      if (!infoOrNone(snapName)) throw refusal(`no snapshot named ${snapName}${lastChange(snapName)}`, 'ENXIO');
       const s = await inspect(snapName);
-      if (s.state !== 'snapshot') throw refusal(`${snapName} is ${s.state}, not a snapshot made by createSnapshot`, 'EINVAL');
+      if (s.state !== 'snapshot') throw refusal(`${snapName} is ${s.state}, not a snapshot made by createSnapshot${lastChange(snapName)}`, 'EINVAL');
+      sameOrigin(s.origin!, locked);
       if (s.info.openCount > 0) throw refusal(`${snapName} is open or mounted`, 'EBUSY');
       if (s.persistent === 'N') throw refusal('a transient (N) snapshot cannot be merged', 'EINVAL');
       if (s.cow!.status.state !== 'active') throw refusal(`${snapName} is ${s.cow!.status.state}: it cannot be merged`, 'EIO');
@@ -140,9 +168,7 @@ export async function rollback(snapName: string, o: RollbackOptions = {}): Promi
     tx.afterCommit(() => removeDevice(snapName, { attempts: 5, delayMs: 100 }));
     await tx.cleanup('remove S', () => removeDevice(snapName, false));
     return v.name;
-  });
+  }));
   if (o.wait === false) return { name: origin, state: 'merging' };
-  await waitMerge(origin, o);
-  await finishMerge(origin);
-  return { name: origin, state: 'done' };
+  return completeMerge(origin, o, since);
 }

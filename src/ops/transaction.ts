@@ -8,12 +8,14 @@ import type { RawTarget } from '../native';
 import { OperationError, type DeviceState, type OperationState } from './errors';
 import { faultPoint } from './faults';
 import { infoOrNone, liveTable, sameTable } from './kernel';
+import { newNonce } from './naming';
 import { checkNoHeldRefs, forgetHeld, resumeHeld, suspendHeld, syncHeld } from './stack';
 
-/** A device as it was before the transaction touched it (or: created by it). */
+/** A device as it was before the transaction touched it (or: created by it, with this uuid). */
 interface Original {
   name: string;
   existed: boolean;
+  uuid?: string;
   table?: RawTarget[];
   readOnly?: boolean;
 }
@@ -29,9 +31,16 @@ export async function removeDevice(name: string, retry: dm.RemoveOptions['retry'
   forgetHeld(info);
 }
 
+/** Removes a device this transaction created, and only that one: the name may have been taken
+ *  since by a device someone else made (its uuid, without our nonce, tells them apart). */
+async function removeOwn(o: Original): Promise<void> {
+  const info = infoOrNone(o.name);
+  if (info && info.uuid === o.uuid) await removeDevice(o.name);
+}
+
 /** Brings a device back to how it was: no inactive table, its old live table, not suspended. */
 async function restore(o: Original): Promise<void> {
-  if (!o.existed) return removeDevice(o.name);
+  if (!o.existed) return removeOwn(o);
   const info = infoOrNone(o.name);
   if (!info) throw new Error(`${o.name} is gone`);
   if (info.flags.inactivePresent) await dm.clearTable(o.name);
@@ -53,6 +62,9 @@ export class Tx {
   private readonly notes: string[] = [];
   private current = 'prepare';
   private committed = false;
+
+  /** This operation's own: every device it creates carries it in its uuid (see naming.ts). */
+  readonly nonce = newNonce();
 
   constructor(readonly op: string) {}
 
@@ -109,18 +121,21 @@ export class Tx {
 
   // ---- device steps; `role` names the device in step names ('V', 'base', 'S') ----
 
-  async create(role: string, name: string, o: dm.CreateOptions = {}): Promise<void> {
+  /** Creates a device with `uuid`, which must carry this transaction's nonce: a rollback removes
+   *  the device only while the name still has that uuid. */
+  async create(role: string, name: string, uuid: string, o: Omit<dm.CreateOptions, 'uuid'> = {}): Promise<void> {
+    if (!uuid.includes(this.nonce)) throw new Error(`internal: the uuid of ${name} must carry the operation's nonce`);
+    const own: Original = { name, existed: false, uuid };
     await this.step(`create ${role}`, async () => {
       try {
-        await dm.create(name, o);
+        await dm.create(name, { ...o, uuid });
       } catch (err) {
         // Only a device this call made is ours to remove (never one that had the name already).
-        const made = o.uuid !== undefined && infoOrNone(name)?.uuid === o.uuid;
-        if (made) this.originals.set(name, { name, existed: false });
+        if (infoOrNone(name)?.uuid === uuid) this.originals.set(name, own);
         throw err;
       }
-      this.originals.set(name, { name, existed: false });
-    }, () => removeDevice(name));
+      this.originals.set(name, own);
+    }, () => removeOwn(own));
   }
 
   async load(role: string, name: string, targets: RawTarget[], o: dm.LoadOptions = {}): Promise<void> {
@@ -241,7 +256,9 @@ export class Tx {
   /** What every touched device (and file) is now. */
   state(): OperationState {
     const devices: DeviceState[] = [...this.originals.values()].map((o) => {
-      const info = infoOrNone(o.name);
+      const found = infoOrNone(o.name);
+      // A device of that name someone else made is not the one this transaction created.
+      const info = o.existed || found?.uuid === o.uuid ? found : undefined;
       const d: DeviceState = { name: o.name, existedBefore: o.existed, exists: !!info };
       if (info) {
         d.suspended = info.flags.suspended;
