@@ -8,6 +8,8 @@ import { DmFlag } from './flags';
 import { toInfo } from './info';
 import type { DeviceInfo } from './info';
 import { ensureNode } from './nodes';
+import { checkUdevChoice, udevCookie, udevMakesNode } from './udev';
+import type { UdevChoice } from './udev';
 
 export interface SuspendOptions {
   /** Keep queued I/O instead of flushing it (DM_NOFLUSH_FLAG). */
@@ -43,6 +45,8 @@ export interface CycleResult {
 export interface SuspendStep {
   ref: DeviceRef;
   suspend: boolean;
+  /** udev flags of a resume step (default: by the device's uuid, see dm/udev.ts). */
+  udev?: UdevChoice;
 }
 
 /**
@@ -52,8 +56,10 @@ export interface SuspendStep {
  */
 export async function suspendSequence(steps: readonly SuspendStep[], o: SuspendOptions = {}): Promise<CycleResult> {
   const stack = callerStack();
-  const run = steps.map((s) => ({ a: addressOf(s.ref), suspend: s.suspend }));
-  const reqs: [DmCmd, RawRequest][] = run.map((s) => [DmCmd.DEV_SUSPEND, { ...s.a.fields, flags: s.suspend ? suspendFlags(o) : 0 }]);
+  const run = steps.map((s) => ({ a: addressOf(s.ref), suspend: s.suspend, udev: checkUdevChoice(s.udev), eventNr: 0 }));
+  // Decided before the window: inside it only the kernel runs.
+  for (const s of run) if (!s.suspend) s.eventNr = await udevCookie(s.a, s.udev);
+  const reqs: [DmCmd, RawRequest][] = run.map((s) => [DmCmd.DEV_SUSPEND, { ...s.a.fields, flags: s.suspend ? suspendFlags(o) : 0, eventNr: s.eventNr }]);
   const r = await native.dmIoctlSequence(reqs);
   if (r.failedAt >= 0) {
     const s = run[r.failedAt];
@@ -62,7 +68,7 @@ export async function suspendSequence(steps: readonly SuspendStep[], o: SuspendO
   }
   for (const [i, s] of run.entries()) {
     const reply = r.replies[i];
-    if (!s.suspend && reply?.name) await ensureNode(reply.name, reply.major, reply.minor, (reply.flags & DmFlag.UEVENT_GENERATED) !== 0);
+    if (!s.suspend && reply?.name) await ensureNode(reply.name, reply.major, reply.minor, udevMakesNode(s.eventNr, reply.flags));
   }
   return { completed: run.length, elapsedNs: r.elapsedNs };
 }
@@ -76,11 +82,19 @@ export function suspendResumeCycle(refs: readonly DeviceRef[], o: SuspendOptions
   ], o);
 }
 
+export interface ResumeOptions {
+  /** Make /dev/mapper/<name> (default true). */
+  node?: boolean;
+  /** udev flags for the change event (default: by the device's uuid, see dm/udev.ts). */
+  udev?: UdevChoice;
+}
+
 /** Makes a loaded inactive table live (if any) and lets I/O flow again. */
-export async function resume(ref: DeviceRef, o: { node?: boolean } = {}): Promise<DeviceInfo> {
+export async function resume(ref: DeviceRef, o: ResumeOptions = {}): Promise<DeviceInfo> {
   const stack = callerStack();
   const a = addressOf(ref);
-  const r = await callAsync(DmCmd.DEV_SUSPEND, { ...a.fields, flags: 0 }, a.label, stack);
-  if (o.node !== false && r.name) await ensureNode(r.name, r.major, r.minor, (r.flags & DmFlag.UEVENT_GENERATED) !== 0);
+  const eventNr = await udevCookie(a, checkUdevChoice(o.udev));
+  const r = await callAsync(DmCmd.DEV_SUSPEND, { ...a.fields, flags: 0, eventNr }, a.label, stack);
+  if (o.node !== false && r.name) await ensureNode(r.name, r.major, r.minor, udevMakesNode(eventNr, r.flags));
   return toInfo(r);
 }

@@ -2,6 +2,7 @@
 // tells a later process what an earlier one set up:
 //   base of V:    name `<V>-dmbase`, uuid `DEVMAPPER-BASE-<V>`  (V's original table, under a snapshot)
 //   snapshot S:   name S (the user's),  uuid `DEVMAPPER-SNAP-<S>`
+import { setUdevClassifier } from '../dm/udev';
 import { checkName } from '../dm/validate';
 
 export const BASE_SUFFIX = '-dmbase';
@@ -29,3 +30,7 @@ export function baseOwner(uuid: string | undefined): string | undefined {
 export function isSnapUuid(uuid: string | undefined): boolean {
   return !!uuid?.startsWith(SNAP_UUID_PREFIX);
 }
+
+// What udev makes of our devices: a base holds the volume's filesystem (same UUID) and must never
+// take its /dev/disk links, so it gets none and is not probed; a snapshot gets links of low priority.
+setUdevClassifier((uuid) => (uuid.startsWith(BASE_UUID_PREFIX) ? 'hidden' : uuid.startsWith(SNAP_UUID_PREFIX) ? 'snapshot' : undefined));
