@@ -8,9 +8,9 @@ import type { DeviceRef } from './device';
 import { DmFlag } from './flags';
 import { toInfo } from './info';
 import type { DeviceInfo } from './info';
-import { dropNode, ensureNode } from './nodes';
+import { dropNode, ensureNode, yieldToUdev } from './nodes';
 import { infoSync } from './query';
-import { checkUdevChoice, udevCookie, udevKindOf, udevMakesNode, udevRunningCached } from './udev';
+import { checkUdevChoice, udevCookie, udevKindOf, udevLinksName, udevMakesNode, udevRunningCached } from './udev';
 import type { UdevChoice } from './udev';
 import { checkMinor, checkName, checkUuid } from './validate';
 
@@ -116,6 +116,7 @@ export async function rename(ref: DeviceRef, to: { name: string } | { uuid: stri
   const newName = byUuid ? checkUuid(to.uuid, 'new uuid') : checkName((to as { name: string }).name, 'new name');
   // A new uuid may change what the device is to udev: classify by the uuid it gets.
   const eventNr = await udevCookie(addressOf(name), choice ?? udevKindOf(byUuid ? newName : known?.uuid ?? ''));
+  if (!byUuid && udevLinksName(eventNr)) yieldToUdev(name);
   const r = await callAsync(DmCmd.DEV_RENAME, { name, newName, flags: byUuid ? DmFlag.UUID : 0, eventNr }, name, stack);
   if (!byUuid) {
     const byUdev = udevMakesNode(eventNr, r.flags);

@@ -2,9 +2,11 @@
 // Where udev runs, its dm rules make /dev/mapper/<name> (a symlink to ../dm-N) on the change event
 // of a resume or rename that carries our flags (udev.ts), and remove it on the remove event: we
 // wait for that, bounded, and make or remove the node ourselves only when udev is gone or did not
-// answer in time. A device created but not yet resumed gets no link from udev (its add event has
-// no cookie, so the rules skip it): we make the same symlink udev would, and udev adopts it at the
-// first resume. Where no udev runs we mknod and unlink, as libdevmapper does.
+// answer in time, as a symlink to ../dm-N like udev's (udev replaces a symlink, never a node).
+// A create sends no event that makes udev link the name (its add event has no cookie) and, on
+// current kernels, the disk is registered only when a table loads: so create makes a node with
+// mknod, and the resume that hands the name to udev removes that node first (yieldToUdev).
+// Where no udev runs we mknod and unlink, as libdevmapper does.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fromNative } from '../errors';
@@ -114,6 +116,19 @@ async function makeNode(p: string, major: number, minor: number): Promise<void> 
       if (exists && probe(p, major, minor) === 'ours') return;
       if (!exists || attempt === 2) throw disk ? err : fromNative(err, 'mknod', p);
     }
+  }
+}
+
+/** Before a resume or rename that has udev link /dev/mapper/<name>: a block node there is ours
+ *  (udev makes symlinks), and udev would refuse to replace it ("conflicting inode"). */
+export function yieldToUdev(name: string): boolean {
+  const p = nodePath(name);
+  try {
+    if (!fs.lstatSync(p).isBlockDevice()) return false;
+    fs.unlinkSync(p);
+    return true;
+  } catch {
+    return false; // nothing there
   }
 }
 

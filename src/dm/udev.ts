@@ -86,9 +86,14 @@ export async function udevCookie(a: Address, choice?: UdevChoice): Promise<numbe
   return ((flags << SHIFT) >>> 0);
 }
 
+/** True when the cookie has udev's dm rules make /dev/mapper/<name> (udev is alive). */
+export function udevLinksName(cookie: number): boolean {
+  return cookie !== 0 && ((cookie >>> SHIFT) & UdevFlag.DISABLE_DM_RULES) === 0;
+}
+
 /** True when udev makes /dev/mapper/<name> for this call: it sent a uevent and the rules run. */
 export function udevMakesNode(cookie: number, replyFlags: number): boolean {
-  return (replyFlags & DmFlag.UEVENT_GENERATED) !== 0 && cookie !== 0 && ((cookie >>> SHIFT) & UdevFlag.DISABLE_DM_RULES) === 0;
+  return (replyFlags & DmFlag.UEVENT_GENERATED) !== 0 && udevLinksName(cookie);
 }
 
 const CONTROL = '/run/udev/control';
