@@ -189,7 +189,7 @@ describe('udev: churn and failure', () => {
     expect(fs.readdirSync(dm.MAPPER_DIR).filter((e) => e.startsWith(prefix))).toEqual([]);
     const byId = fs.existsSync('/dev/disk/by-id') ? fs.readdirSync('/dev/disk/by-id') : []; // udev drops empty dirs
     expect(byId.filter((e) => e.includes(prefix))).toEqual([]);
-  }, 300_000);
+  }, 480_000);
 
   it('udev killed mid-test: nothing waits forever, nodes are made and removed by us, and udev takes over again', async () => {
     const l = await loop(8 * 1024 * 1024);
