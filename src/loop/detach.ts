@@ -19,11 +19,17 @@ export async function detach(device: string | number): Promise<void> {
   await retryBusy(DETACH_TRIES, DETACH_DELAY_MS, async () =>
     callNative(stack, 'LOOP_CLR_FD', path, () => native.loopDetach(path)),
   );
-  // Where udev runs, its probe (of a new binding, or after a close that wrote) often holds the
-  // device just now, which makes the kernel detach lazily: wait, bounded, for that hold to end.
-  // A real holder (a mount, a dm table) outlasts the wait and the detach stays lazy.
   const n = /loop(\d+)$/.exec(path)?.[1];
-  if (n === undefined || !(await udevRunning())) return;
+  if (n !== undefined) await udevHoldEnds(Number(n));
+}
+
+/**
+ * Where udev runs, its probe (of a new binding, or after a close that wrote) often holds the
+ * device just now, which makes the kernel detach lazily (LOOP_CLR_FD, autoclear): waits, bounded,
+ * for that hold to end. A real holder (a mount, a dm table) outlasts the wait; the detach stays lazy.
+ */
+export async function udevHoldEnds(n: number): Promise<void> {
+  if (!(await udevRunning())) return;
   const end = Date.now() + UDEV_HOLD_MS;
   while (fs.existsSync(`/sys/block/loop${n}/loop/backing_file`) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
