@@ -86,4 +86,4 @@ function ensureBusybox() {
   return path.join(unpackDeb('busybox-static'), 'bin', 'busybox');
 }
 
-module.exports = { CACHE, ensureQemu, ensureKernel, ensureBusybox, log, which };
+module.exports = { CACHE, ensureQemu, ensureKernel, ensureBusybox, log, which, unpackDeb };

@@ -9,9 +9,10 @@ const { spawn, execFileSync } = require('node:child_process');
 const { StringDecoder } = require('node:string_decoder');
 const { CACHE, ensureQemu, ensureKernel, ensureBusybox, log } = require('./assets');
 const { buildInitramfs } = require('./initramfs');
+const { udevPrelude } = require('./udev');
 
 const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-const PASS_ENV = ['PATH', 'CI', 'TERM', 'NODE_OPTIONS', 'DEVMAPPER_DEBUG', 'FORCE_COLOR', 'NO_COLOR'];
+const PASS_ENV = ['PATH', 'CI', 'TERM', 'NODE_OPTIONS', 'DEVMAPPER_DEBUG', 'DEVMAPPER_RIG_UDEV', 'FORCE_COLOR', 'NO_COLOR'];
 
 function parseArgs(argv) {
   const opts = { timeout: 3600, mem: 4096, cmd: [] };
@@ -37,6 +38,7 @@ function writeCommand(runDir, cmd, cwd) {
     ...env,
     // The serial console is a terminal; tell tools not to redraw progress lines on it.
     'export HOME=/root DEVMAPPER_RIG=1 CI="${CI:-true}" TMPDIR=/scratch',
+    ...udevPrelude(),
     `cd ${quote(cwd)} || exit 97`,
     cmd.map(quote).join(' '),
   ].join('\n');

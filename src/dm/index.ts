@@ -12,11 +12,13 @@ export type { InterfaceVersion, ListedDevice, TableQueryOptions } from './query'
 export { create, remove, removeAll, rename, nameOf } from './lifecycle';
 export type { CreateOptions, RemoveOptions, RemoveResult } from './lifecycle';
 export { suspend, resume, suspendResumeCycle, suspendSequence } from './suspend';
-export type { SuspendOptions, CycleResult } from './suspend';
+export type { SuspendOptions, CycleResult, ResumeOptions, SuspendStep } from './suspend';
 export { loadTable, clearTable } from './load';
 export type { LoadOptions } from './load';
 export { targetMessage, setGeometry, armPoll } from './message';
 export type { Geometry } from './message';
 export { waitEvent } from './wait';
 export type { WaitOptions, WaitResult } from './wait';
-export { MAPPER_DIR, nodePath, udevRunning } from './nodes';
+export { MAPPER_DIR, nodePath } from './nodes';
+export { UdevFlag, setUdevClassifier, udevKindOf, udevRunning } from './udev';
+export type { UdevChoice, UdevKind } from './udev';

@@ -8,8 +8,10 @@ import type { DeviceRef } from './device';
 import { DmFlag } from './flags';
 import { toInfo } from './info';
 import type { DeviceInfo } from './info';
-import { dropNode, ensureNode } from './nodes';
+import { dropNode, ensureNode, yieldToUdev } from './nodes';
 import { infoSync } from './query';
+import { checkUdevChoice, udevCookie, udevKindOf, udevLinksName, udevMakesNode, udevRunningCached } from './udev';
+import type { UdevChoice } from './udev';
 import { checkMinor, checkName, checkUuid } from './validate';
 
 export interface CreateOptions {
@@ -45,10 +47,15 @@ export function nameOf(ref: DeviceRef): string {
 export interface RemoveOptions {
   /** If the device is open, remove it when its last opener closes it (instead of EBUSY). */
   deferred?: boolean;
-  /** Retry EBUSY (udev/blkid briefly hold new devices): true (default) = 25 × 200 ms, like LVM. */
+  /** Retry EBUSY (udev/blkid briefly hold new devices): true (default) = 25 × 200 ms, like LVM.
+   *  With false, where udev runs, EBUSY is still retried for about a second: udev's probe of a
+   *  device just resumed or closed after writing holds it that long, and dmsetup, which waits for
+   *  udev before returning, never meets it. */
   retry?: boolean | { attempts: number; delayMs: number };
   /** Remove /dev/mapper/<name> too (default true). */
   node?: boolean;
+  /** udev flags for the remove event (default: by the device's uuid, see dm/udev.ts). */
+  udev?: UdevChoice;
 }
 
 export interface RemoveResult {
@@ -56,8 +63,8 @@ export interface RemoveResult {
   deferred: boolean;
 }
 
-function retryPlan(r: RemoveOptions['retry']): { attempts: number; delayMs: number } {
-  if (r === false) return { attempts: 1, delayMs: 0 };
+function retryPlan(r: RemoveOptions['retry'], udev: boolean): { attempts: number; delayMs: number } {
+  if (r === false) return udev ? { attempts: 10, delayMs: 100 } : { attempts: 1, delayMs: 0 };
   if (r === undefined || r === true) return { attempts: 25, delayMs: 200 };
   return r;
 }
@@ -65,19 +72,31 @@ function retryPlan(r: RemoveOptions['retry']): { attempts: number; delayMs: numb
 /** DEV_REMOVE. */
 export async function remove(ref: DeviceRef, o: RemoveOptions = {}): Promise<RemoveResult> {
   const stack = callerStack();
-  const name = nameOf(ref);
-  const plan = retryPlan(o.retry);
-  const req: RawRequest = { name, flags: o.deferred ? DmFlag.DEFERRED_REMOVE : 0 };
+  const choice = checkUdevChoice(o.udev);
+  const known = lookup(ref);
+  const name = known?.name ?? nameOf(ref);
+  const plan = retryPlan(o.retry, await udevRunningCached());
+  const eventNr = await udevCookie(addressOf(name), choice ?? udevKindOf(known?.uuid ?? ''));
+  const req: RawRequest = { name, flags: o.deferred ? DmFlag.DEFERRED_REMOVE : 0, eventNr };
   for (let i = 1; ; i++) {
     try {
       const r = await callAsync(DmCmd.DEV_REMOVE, req, name, stack);
       const deferred = (r.flags & DmFlag.DEFERRED_REMOVE) !== 0;
-      if (!deferred && o.node !== false) await dropNode(name, (r.flags & DmFlag.UEVENT_GENERATED) !== 0);
+      if (!deferred && o.node !== false) await dropNode(name, known, udevMakesNode(eventNr, r.flags));
       return { deferred };
     } catch (err) {
       if ((err as { code?: string }).code !== 'EBUSY' || i >= plan.attempts) throw err;
       await sleep(plan.delayMs);
     }
+  }
+}
+
+/** The device now, or undefined when there is none (the ioctl that follows says so). */
+function lookup(ref: DeviceRef): DeviceInfo | undefined {
+  try {
+    return infoSync(ref);
+  } catch {
+    return undefined;
   }
 }
 
@@ -88,16 +107,21 @@ export async function removeAll(o: { deferred?: boolean } = {}): Promise<void> {
 }
 
 /** DEV_RENAME to a new name, or set the uuid of a device that has none. The node follows. */
-export async function rename(ref: DeviceRef, to: { name: string } | { uuid: string }): Promise<DeviceInfo> {
+export async function rename(ref: DeviceRef, to: { name: string } | { uuid: string }, o: { udev?: UdevChoice } = {}): Promise<DeviceInfo> {
   const stack = callerStack();
-  const name = nameOf(ref);
+  const choice = checkUdevChoice(o.udev);
+  const known = lookup(ref);
+  const name = known?.name ?? nameOf(ref);
   const byUuid = 'uuid' in to;
   const newName = byUuid ? checkUuid(to.uuid, 'new uuid') : checkName((to as { name: string }).name, 'new name');
-  const r = await callAsync(DmCmd.DEV_RENAME, { name, newName, flags: byUuid ? DmFlag.UUID : 0 }, name, stack);
+  // A new uuid may change what the device is to udev: classify by the uuid it gets.
+  const eventNr = await udevCookie(addressOf(name), choice ?? udevKindOf(byUuid ? newName : known?.uuid ?? ''));
+  if (!byUuid && udevLinksName(eventNr)) yieldToUdev(name);
+  const r = await callAsync(DmCmd.DEV_RENAME, { name, newName, flags: byUuid ? DmFlag.UUID : 0, eventNr }, name, stack);
   if (!byUuid) {
-    const uevent = (r.flags & DmFlag.UEVENT_GENERATED) !== 0;
-    await dropNode(name, uevent);
-    await ensureNode(newName, r.major, r.minor, uevent);
+    const byUdev = udevMakesNode(eventNr, r.flags);
+    await dropNode(name, r, byUdev);
+    await ensureNode(newName, r.major, r.minor, byUdev);
   }
   // The reply's name/uuid fields are the ones we sent; report the device as it now is.
   return { ...toInfo(r), ...(byUuid ? { uuid: newName } : { name: newName }) };

@@ -3,11 +3,14 @@ import { DmCmd, native } from '../native';
 import type { RawRequest } from '../native';
 import { callAsync } from './call';
 import { addressOf } from './device';
-import type { DeviceRef } from './device';
+import type { Address, DeviceRef } from './device';
 import { DmFlag } from './flags';
 import { toInfo } from './info';
 import type { DeviceInfo } from './info';
-import { ensureNode } from './nodes';
+import { ensureNode, yieldToUdev } from './nodes';
+import { infoSync } from './query';
+import { checkUdevChoice, udevCookie, udevLinksName, udevMakesNode } from './udev';
+import type { UdevChoice } from './udev';
 
 export interface SuspendOptions {
   /** Keep queued I/O instead of flushing it (DM_NOFLUSH_FLAG). */
@@ -43,6 +46,8 @@ export interface CycleResult {
 export interface SuspendStep {
   ref: DeviceRef;
   suspend: boolean;
+  /** udev flags of a resume step (default: by the device's uuid, see dm/udev.ts). */
+  udev?: UdevChoice;
 }
 
 /**
@@ -52,8 +57,14 @@ export interface SuspendStep {
  */
 export async function suspendSequence(steps: readonly SuspendStep[], o: SuspendOptions = {}): Promise<CycleResult> {
   const stack = callerStack();
-  const run = steps.map((s) => ({ a: addressOf(s.ref), suspend: s.suspend }));
-  const reqs: [DmCmd, RawRequest][] = run.map((s) => [DmCmd.DEV_SUSPEND, { ...s.a.fields, flags: s.suspend ? suspendFlags(o) : 0 }]);
+  const run = steps.map((s) => ({ a: addressOf(s.ref), suspend: s.suspend, udev: checkUdevChoice(s.udev), eventNr: 0 }));
+  // Decided before the window: inside it only the kernel runs.
+  for (const s of run) {
+    if (s.suspend) continue;
+    s.eventNr = await udevCookie(s.a, s.udev);
+    beforeResume(s.a, s.eventNr); // a failed step leaves the rest to the caller's rollback
+  }
+  const reqs: [DmCmd, RawRequest][] = run.map((s) => [DmCmd.DEV_SUSPEND, { ...s.a.fields, flags: s.suspend ? suspendFlags(o) : 0, eventNr: s.eventNr }]);
   const r = await native.dmIoctlSequence(reqs);
   if (r.failedAt >= 0) {
     const s = run[r.failedAt];
@@ -62,7 +73,7 @@ export async function suspendSequence(steps: readonly SuspendStep[], o: SuspendO
   }
   for (const [i, s] of run.entries()) {
     const reply = r.replies[i];
-    if (!s.suspend && reply?.name) await ensureNode(reply.name, reply.major, reply.minor, (reply.flags & DmFlag.UEVENT_GENERATED) !== 0);
+    if (!s.suspend && reply?.name) await ensureNode(reply.name, reply.major, reply.minor, udevMakesNode(s.eventNr, reply.flags));
   }
   return { completed: run.length, elapsedNs: r.elapsedNs };
 }
@@ -76,11 +87,37 @@ export function suspendResumeCycle(refs: readonly DeviceRef[], o: SuspendOptions
   ], o);
 }
 
+/** A node of our own (made at create) makes way for udev's link; returns the device if it did. */
+function beforeResume(a: Address, eventNr: number): DeviceInfo | undefined {
+  if (!udevLinksName(eventNr)) return undefined;
+  try {
+    const i = infoSync(a.name ?? (a.fields.uuid !== undefined ? { uuid: a.fields.uuid } : { major: a.fields.major!, minor: a.fields.minor! }));
+    return yieldToUdev(i.name) ? i : undefined;
+  } catch {
+    return undefined; // no such device: the resume says so
+  }
+}
+
+export interface ResumeOptions {
+  /** Make /dev/mapper/<name> (default true). */
+  node?: boolean;
+  /** udev flags for the change event (default: by the device's uuid, see dm/udev.ts). */
+  udev?: UdevChoice;
+}
+
 /** Makes a loaded inactive table live (if any) and lets I/O flow again. */
-export async function resume(ref: DeviceRef, o: { node?: boolean } = {}): Promise<DeviceInfo> {
+export async function resume(ref: DeviceRef, o: ResumeOptions = {}): Promise<DeviceInfo> {
   const stack = callerStack();
   const a = addressOf(ref);
-  const r = await callAsync(DmCmd.DEV_SUSPEND, { ...a.fields, flags: 0 }, a.label, stack);
-  if (o.node !== false && r.name) await ensureNode(r.name, r.major, r.minor, (r.flags & DmFlag.UEVENT_GENERATED) !== 0);
+  const eventNr = await udevCookie(a, checkUdevChoice(o.udev));
+  const yielded = o.node !== false ? beforeResume(a, eventNr) : undefined;
+  let r;
+  try {
+    r = await callAsync(DmCmd.DEV_SUSPEND, { ...a.fields, flags: 0, eventNr }, a.label, stack);
+  } catch (err) {
+    if (yielded) await ensureNode(yielded.name, yielded.major, yielded.minor, false).catch(() => undefined);
+    throw err;
+  }
+  if (o.node !== false && r.name) await ensureNode(r.name, r.major, r.minor, udevMakesNode(eventNr, r.flags));
   return toInfo(r);
 }

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { callerStack } from '../errors';
 import { native } from '../native';
 import { callNative, retryBusy } from './call';
+import { udevHoldEnds } from './detach';
 import { deviceNumbers } from './sysfs';
 import type { AttachOptions, LoopDevice } from './types';
 import { planAttach } from './validate';
@@ -31,7 +32,10 @@ export async function attach(file: string, opts: AttachOptions = {}): Promise<Lo
       throw err;
     }
     const device: LoopDevice = { path, number, major, minor, file: plan.file };
-    if (hold) device.release = () => hold.close();
+    if (hold) device.release = async () => {
+      await hold.close();
+      await udevHoldEnds(number);
+    };
     return device;
   });
 }

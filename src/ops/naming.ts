@@ -6,6 +6,7 @@
 // only when its uuid carries the rollback's nonce, never one another process made under the same
 // name. Uuids without a nonce (made by earlier versions) are still recognised.
 import { randomBytes } from 'node:crypto';
+import { setUdevClassifier } from '../dm/udev';
 import { checkName } from '../dm/validate';
 
 export const BASE_SUFFIX = '-dmbase';
@@ -51,3 +52,7 @@ export function isSnapUuid(uuid: string | undefined): boolean {
 export function uuidNonce(uuid: string | undefined): string | undefined {
   return (parseUuid(uuid, BASE_UUID_PREFIX) ?? parseUuid(uuid, SNAP_UUID_PREFIX))?.nonce;
 }
+
+// What udev makes of our devices: a base holds the volume's filesystem (same UUID) and must never
+// take its /dev/disk links, so it gets none and is not probed; a snapshot gets links of low priority.
+setUdevClassifier((uuid) => (uuid.startsWith(BASE_UUID_PREFIX) ? 'hidden' : uuid.startsWith(SNAP_UUID_PREFIX) ? 'snapshot' : undefined));

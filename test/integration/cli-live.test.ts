@@ -140,16 +140,22 @@ describe('dmctl divert / describe / merge / discard', () => {
   });
 
   it('Ctrl-C during a merge stops waiting, says the merge goes on, and exits 130', async () => {
-    // A slow base (every write delayed) keeps the merge going long enough to interrupt it.
+    // A slow base (every write delayed) keeps the merge going long enough to interrupt it. Reads
+    // stay fast: where udev runs, its probes read every new or written device.
     const l = await track(16 * MiB);
     const slow = testName('cli-slow');
-    await ok(['create', slow, '--table', `0 32768 delay ${l.major}:${l.minor} 0 300`]);
+    await ok(['create', slow, '--table', `0 32768 delay ${l.major}:${l.minor} 0 0 ${l.major}:${l.minor} 0 300`]);
     const si = (await okJson(['info', slow]))[0];
     const name = testName('cli-intr');
     await ok(['create', name, '--table', `0 32768 linear ${si.major}:${si.minor} 0`]);
     await ok(['divert', name, '--cow', cowFile(), '--size', '8M', '--chunk', '8']);
     const node = dm.nodePath(name);
-    for (let i = 0; i < 40; i++) writeAt(node, i * 256 * 1024, fill(0x44, 4096));
+    const fd = fs.openSync(node, fs.constants.O_RDWR | fs.constants.O_SYNC); // one close, one udev probe
+    try {
+      for (let i = 0; i < 40; i++) fs.writeSync(fd, fill(0x44, 4096), 0, 4096, i * 256 * 1024);
+    } finally {
+      fs.closeSync(fd);
+    }
     const m = dmctlBackground(['merge', name], { DMCTL_PROGRESS_MS: '0' });
     await untilOutput(m, /^merge: /m);
     m.child.kill('SIGINT');
