@@ -30,10 +30,12 @@ function log(msg) {
   process.stderr.write(`[rig] ${msg}\n`);
 }
 
+const tools = new Map();
 /** A host tool, installed from the host's apt sources when it is missing. */
 function ensureTool(bin, pkg) {
+  if (tools.has(bin)) return tools.get(bin);
   let found = which(bin);
-  if (found) return found;
+  if (found) return tools.set(bin, found).get(bin);
   aptUpdate();
   log(`installing ${pkg}`);
   sh('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], {
@@ -41,7 +43,7 @@ function ensureTool(bin, pkg) {
   });
   found = which(bin);
   if (!found) throw new Error(`${bin} still missing after apt-get install ${pkg}`);
-  return found;
+  return tools.set(bin, found).get(bin);
 }
 
 const ensureQemu = () => ensureTool('qemu-system-x86_64', 'qemu-system-x86');

@@ -209,8 +209,8 @@ describe('a feature the running kernel lacks is refused by version, before TABLE
         says: new RegExp(`^line 1: crypt: high_priority needs crypt target 1\\.25\\.0; the kernel has ${crypt.join('\\.')}$`),
       },
     ];
-    for (const c of cases) {
-      const name = testName('feature');
+    for (const [i, c] of cases.entries()) {
+      const name = testName(`feature-${i}`);
       await dm.create(name);
       const sent = watchIoctls();
       if (c.has) {
