@@ -18,11 +18,10 @@ const SUBSET = [
 // The budget: all of .ci/run under 50 min on this 2-core machine (TCG). The whole suite on
 // bookworm takes about 10 min on a quiet machine, and will grow by 2-4 min with the tests being
 // added; two whole runs (udev on and off) are then 24-28 min, on top of npm install, the build
-// (~1.5 min) and the unit tests (~1.2 min). Measured 2026-12-02 with three other guests running
-// beside (load 7-8, so 2-3x slower than quiet): the subset took 10.5 min on sid, dm-ioctl alone
-// 33 s (trixie, load 5) to 111 s (sid, load 8). Two more whole runs would take the total past
-// 50 min; two subset runs (~3-4 min each when quiet) keep it near 35 min. So trixie and sid run
-// the subset, bookworm the whole suite twice.
+// (~1.5 min) and the unit tests (~1.2 min). Measured 2026-12-02 with other guests running
+// beside (load 4-8): this subset took 8.7 min on sid (11.5 min at load 8), dm-ioctl alone 32 s
+// (load 4) to 111 s (load 8). Two more whole runs would take the total past 50 min; two subset
+// runs keep it near 40. So trixie and sid run the subset, bookworm the whole suite twice.
 const MATRICES = {
   ci: [
     { kernel: 'bookworm', udev: '1', files: [] },
