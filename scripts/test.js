@@ -2,6 +2,9 @@
 'use strict';
 // npm test: unit tests here, then the integration tests against a real device-mapper —
 // on this kernel when it has one, otherwise inside the QEMU guest. Never skips silently.
+//   DEVMAPPER_RIG_KERNEL  bookworm (default) | trixie | sid: the guest's kernel
+//   DEVMAPPER_RIG_UDEV    1 (default: hosts run udev) | 0: whether the guest runs systemd-udevd
+//   DEVMAPPER_TEST_MATRIX ci: several kernels and udev modes in turn (scripts/matrix.js; .ci/run)
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -10,22 +13,35 @@ const { hostHasDeviceMapper } = require('./kernel-check');
 
 const ROOT = path.resolve(__dirname, '..');
 const VITEST = path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs');
+// The line a guest run ends with, for scripts/matrix.js to collect.
+const RESULT_MARK = '[devmapper-integration]';
 const args = process.argv.slice(2);
 const integrationOnly = args.includes('--integration-only');
 const inGuest = args.includes('--in-guest');
 const filters = args.filter((a) => !a.startsWith('--'));
+process.env.DEVMAPPER_RIG_UDEV ??= '1';
 
 function vitest(config, extra) {
   return spawnSync(process.execPath, [VITEST, 'run', '--config', config, ...extra], { cwd: ROOT, stdio: 'inherit' }).status;
+}
+
+function dmIoctlVersion() {
+  try {
+    return Object.values(require(path.join(ROOT, 'dist')).dm.versionSync()).join('.');
+  } catch {
+    return 'unknown';
+  }
 }
 
 function summarise(reportFile, where) {
   const r = JSON.parse(fs.readFileSync(reportFile, 'utf8'));
   const skipped = r.numPendingTests + r.numTodoTests;
   const ran = r.numPassedTests + r.numFailedTests;
-  console.log(`\nintegration: ${ran} tests ran against a real device-mapper (${where}); ${skipped} skipped`);
+  const udev = process.env.DEVMAPPER_RIG_UDEV === '0' ? 'off' : 'on';
+  console.log(`\nintegration: ${ran} tests ran against a real device-mapper (${where}, dm ioctl ${dmIoctlVersion()}, udev ${udev}); ${skipped} skipped`);
   console.log(`integration: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
   if (skipped > 0) console.log('integration: a skipped integration test proves nothing: failing the run');
+  console.log(`${RESULT_MARK} ${JSON.stringify({ release: os.release(), udev, passed: r.numPassedTests, failed: r.numFailedTests, skipped })}`);
   return r.numFailedTests === 0 && skipped === 0 && ran > 0 && r.success;
 }
 
@@ -43,6 +59,7 @@ function runIntegrationHere(where) {
 
 function main() {
   if (inGuest) return runIntegrationHere(`Linux ${os.release()} in a QEMU guest`) ? 0 : 1;
+  if (process.env.DEVMAPPER_TEST_MATRIX && !integrationOnly) return require('./matrix').runMatrix(process.env.DEVMAPPER_TEST_MATRIX);
   if (!integrationOnly && vitest('vitest.unit.config.mts', []) !== 0) return 1;
   const host = hostHasDeviceMapper();
   if (host.ok) return runIntegrationHere(`Linux ${os.release()} on this machine`) ? 0 : 1;
@@ -53,4 +70,13 @@ function main() {
   return rig.status === 0 ? 0 : 1;
 }
 
-process.exit(main());
+module.exports = { RESULT_MARK, vitest };
+
+if (require.main === module) {
+  const rc = main();
+  if (typeof rc === 'number') process.exit(rc);
+  rc.then((code) => process.exit(code), (e) => {
+    console.error(e.stack || e);
+    process.exit(1);
+  });
+}

@@ -4,7 +4,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { writeCpio } = require('./cpio');
-const { moduleClosure } = require('./modules');
+const { moduleClosure, readModule } = require('./modules');
 
 const DIR = 0o040755;
 const FILE = 0o100755;
@@ -23,7 +23,7 @@ function buildInitramfs({ kernel, busybox, cacheDir }) {
   for (const app of ['sh', 'mount', 'umount', 'insmod', 'mkdir', 'cat', 'cp', 'echo', 'chroot', 'poweroff', 'sync', 'chmod']) {
     entries.push({ name: `bin/${app}`, mode: LINK, target: 'busybox' });
   }
-  for (const m of mods) entries.push({ name: `lib/modules/${m.name}.ko`, mode: 0o100644, data: fs.readFileSync(m.file) });
+  for (const m of mods) entries.push({ name: `lib/modules/${m.name}.ko`, mode: 0o100644, data: readModule(m.file) });
   entries.push({ name: 'modules.list', mode: 0o100644, data: Buffer.from(mods.map((m) => m.name).join('\n') + '\n') });
   entries.push({ name: 'init', mode: FILE, data: init });
   const tmp = `${out}.tmp`;

@@ -2,27 +2,30 @@
 'use strict';
 // Runs a command as root in a throw-away QEMU guest on Debian's stock kernel, which has
 // device-mapper, with this machine's root visible read-only under an overlay.
-//   node scripts/rig/run.js [--timeout SECONDS] [--mem MiB] -- COMMAND [ARGS...]
+//   node scripts/rig/run.js [--kernel bookworm|trixie|sid] [--timeout SECONDS] [--mem MiB] -- COMMAND [ARGS...]
+// The kernel is bookworm's 6.1 unless --kernel or DEVMAPPER_RIG_KERNEL picks another suite's.
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { StringDecoder } = require('node:string_decoder');
-const { CACHE, ensureQemu, ensureKernel, ensureBusybox, log } = require('./assets');
+const { CACHE, kernelSuite, ensureQemu, ensureKernel, ensureBusybox, log } = require('./assets');
 const { buildInitramfs } = require('./initramfs');
 const { udevPrelude } = require('./udev');
 
 const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
-const PASS_ENV = ['PATH', 'CI', 'TERM', 'NODE_OPTIONS', 'DEVMAPPER_DEBUG', 'DEVMAPPER_RIG_UDEV', 'FORCE_COLOR', 'NO_COLOR'];
+const PASS_ENV = ['PATH', 'CI', 'TERM', 'NODE_OPTIONS', 'DEVMAPPER_DEBUG', 'FORCE_COLOR', 'NO_COLOR',
+  'DEVMAPPER_RIG_KERNEL', 'DEVMAPPER_RIG_UDEV'];
 
 function parseArgs(argv) {
-  const opts = { timeout: 3600, mem: 4096, cmd: [] };
+  const opts = { timeout: 3600, mem: 4096, kernel: undefined, cmd: [] };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--') { opts.cmd = argv.slice(i + 1); break; }
     if (argv[i] === '--timeout') opts.timeout = Number(argv[++i]);
     else if (argv[i] === '--mem') opts.mem = Number(argv[++i]);
+    else if (argv[i] === '--kernel') opts.kernel = kernelSuite(argv[++i]);
     else { opts.cmd = argv.slice(i); break; }
   }
-  if (!opts.cmd.length) throw new Error('usage: run.js [--timeout S] [--mem MiB] -- COMMAND [ARGS...]');
+  if (!opts.cmd.length) throw new Error('usage: run.js [--kernel bookworm|trixie|sid] [--timeout S] [--mem MiB] -- COMMAND [ARGS...]');
   return opts;
 }
 
@@ -32,12 +35,13 @@ function accelerator() {
   return process.env.DEVMAPPER_RIG_ACCEL === 'kvm' ? 'kvm' : 'tcg';
 }
 
-function writeCommand(runDir, cmd, cwd) {
+function writeCommand(runDir, cmd, cwd, suite) {
   const env = PASS_ENV.filter((k) => process.env[k] !== undefined).map((k) => `export ${k}=${quote(process.env[k])}`);
   const script = [
     ...env,
     // The serial console is a terminal; tell tools not to redraw progress lines on it.
     'export HOME=/root DEVMAPPER_RIG=1 CI="${CI:-true}" TMPDIR=/scratch',
+    `export DEVMAPPER_RIG_KERNEL=${suite}`,
     ...udevPrelude(),
     `cd ${quote(cwd)} || exit 97`,
     cmd.map(quote).join(' '),
@@ -70,13 +74,13 @@ function qemuArgs({ kernel, initrd, runDir, scratch, mem, accel }) {
 // two vCPUs on a loaded host). No start marker by then: the boot is killed and tried once more.
 const BOOT_SECONDS = Number(process.env.DEVMAPPER_RIG_BOOT_SECONDS) || 180;
 
-async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd() } = {}) {
+async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd(), kernel: suite } = {}) {
   const qemu = ensureQemu();
-  const kernel = ensureKernel();
+  const kernel = ensureKernel(kernelSuite(suite));
   const initrd = buildInitramfs({ kernel, busybox: ensureBusybox(), cacheDir: CACHE });
   const runDir = fs.mkdtempSync(path.join(CACHE, 'run-'));
   try {
-    writeCommand(runDir, cmd, cwd);
+    writeCommand(runDir, cmd, cwd, kernel.suite);
     const accel = accelerator();
     let code;
     for (let attempt = 1; ; attempt++) {

@@ -3,6 +3,7 @@
 // sent, and sets DM_SECURE_DATA_FLAG when the table holds a key; readTable and readStatus give
 // back typed targets and statuses. This is the one file of src/table that talks to the kernel.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as dm from '../dm';
 import type { RawTargetVersion } from '../native';
@@ -82,6 +83,8 @@ export interface TableLoadOptions {
   devices?: DeviceProvider;
   /** Target versions to check against (default: kernelVersions() for the table's types). */
   versions?: readonly RawTargetVersion[];
+  /** The kernel release to check against (default: the running kernel's, os.release()). */
+  kernelRelease?: string;
 }
 
 /** Every problem `loadTable` would refuse the table for, checked against the running kernel; [] when it is fit to load. */
@@ -90,7 +93,7 @@ export async function kernelTableProblems(table: Table, o: TableLoadOptions = {}
   const devices = o.devices ?? kernelDeviceProvider();
   const identify = 'identify' in devices && typeof devices.identify === 'function' ? (devices as KernelDeviceProvider).identify : kernelDeviceProvider().identify;
   const versions = o.versions ?? (await kernelVersions(table.map((t) => t?.type).filter((x): x is string => typeof x === 'string')));
-  const out = tableProblems(table, { devices, versions, identify });
+  const out = tableProblems(table, { devices, versions, identify, kernelRelease: o.kernelRelease ?? os.release() });
   if (!o.readOnly) {
     // verity_ctr refuses a table opened for writing ("Device must be readonly").
     table.forEach((t, i) => {

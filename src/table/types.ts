@@ -35,6 +35,11 @@ export interface FieldProblem {
 export interface FeatureNeed {
   feature: string;
   version: [number, number, number];
+  /**
+   * For a feature a target gained without a version bump: the first Linux release that has it
+   * (major, minor), checked against the running kernel's release.
+   */
+  linux?: [number, number];
 }
 
 /**

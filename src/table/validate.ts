@@ -21,10 +21,24 @@ export interface ValidateOptions {
   versions?: readonly RawTargetVersion[];
   /** Turns a reference into a key for "same device?" (default: its spelling, {major,minor} as "M:m"). */
   identify?: (ref: DevRef) => string;
+  /** The kernel's release (uname -r), for features that came without a target version bump. Without it, those are not checked. */
+  kernelRelease?: string;
+}
+
+/** [major, minor] of a release such as "6.12.117+deb13-amd64"; undefined if it does not start so. */
+export function linuxVersion(release: string): [number, number] | undefined {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/** Whether a kernel release (uname -r) is Linux `want` or later; false if it cannot be read. */
+export function linuxAtLeast(release: string, want: readonly [number, number]): boolean {
+  const have = linuxVersion(release);
+  return have !== undefined && versionAtLeast(have, want);
 }
 
 function versionAtLeast(have: readonly number[], want: readonly number[]): boolean {
-  for (let i = 0; i < 3; i++) if ((have[i] ?? 0) !== want[i]) return (have[i] ?? 0) > want[i];
+  for (let i = 0; i < 3; i++) if ((have[i] ?? 0) !== (want[i] ?? 0)) return (have[i] ?? 0) > (want[i] ?? 0);
   return true;
 }
 
@@ -128,8 +142,12 @@ export function tableProblems(table: Table, opts: ValidateOptions = {}): TableEr
 
     const kv = opts.versions?.find((x) => x.name === t.type);
     if (kv) {
+      const release = opts.kernelRelease;
       for (const f of td.d.features?.(td.t) ?? []) {
         if (!versionAtLeast(kv.version, f.version)) err(`${f.feature} needs ${t.type} target ${v(f.version)}; the kernel has ${v(kv.version)}`, 'target-version');
+        else if (f.linux && release !== undefined && linuxVersion(release) && !linuxAtLeast(release, f.linux)) {
+          err(`${f.feature} needs Linux ${v(f.linux)} (${t.type} target ${v(f.version)} gained it without a version bump); the kernel is ${opts.kernelRelease}`, 'target-version');
+        }
       }
     }
   }

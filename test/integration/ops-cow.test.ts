@@ -94,7 +94,9 @@ describe('COW fill', () => {
     ac.abort();
     await w.done;
     // A busy loop would burn ~2 s of CPU here; the watcher reads a status a few times a second.
-    expect((cpu.user + cpu.system) / 1000).toBeLessThan(300);
+    // Half of that is the bound: the worker's own GC and compiler threads count too, and under
+    // software emulation on a loaded host they alone have taken 400 ms.
+    expect((cpu.user + cpu.system) / 1000).toBeLessThan(1000);
     await ops.discard(v);
   });
 

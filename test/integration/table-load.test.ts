@@ -3,12 +3,14 @@
 // rule, before any TABLE_LOAD: the device is left exactly as it was. A crypt key never shows up
 // in any error, whether validation or the kernel refuses the table.
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import util from 'node:util';
 import { describe, expect, it, vi } from 'vitest';
 import * as dm from '../../src/dm';
 import { DmCmd, native } from '../../src/native';
 import { CryptKey, isTargetType, TableError, type Table, type TableRule } from '../../src/table';
 import { kernelTableProblems, kernelVersions, loadTable, readStatus, readTable } from '../../src/table/kernel';
+import { linuxAtLeast } from '../../src/table/validate';
 import { useTestDevices } from '../helpers/devices';
 import { testName } from '../helpers/dm';
 import { devNum, kernelTableText, makeDevice, MiB } from '../helpers/table';
@@ -186,6 +188,44 @@ describe('a crypt key never appears in an error', () => {
     expect(kernelErr).toMatchObject({ name: 'DmError', command: 'TABLE_LOAD' });
     expect(leaks(kernelErr)).toEqual([]);
     expect((await dm.info(name)).flags.inactivePresent).toBe(false);
+  });
+});
+
+describe('a feature the running kernel lacks is refused by version, before TABLE_LOAD', () => {
+  // Debian's 6.1 has flakey 1.5.0 without error_reads (Linux 6.5 added it and kept 1.5.0) and crypt
+  // 1.24.0 without high_priority (1.25.0); 6.12 and 7.x have both. Each kernel proves its side.
+  it('flakey error_reads (by Linux release) and crypt high_priority (by target version): refused naming what is needed and what is there, or loaded', async () => {
+    const a = await loop();
+    const crypt = (await kernelVersions(['crypt'])).find((v) => v.name === 'crypt')!.version;
+    const cases: { has: boolean; table: Table; says: RegExp }[] = [
+      {
+        has: linuxAtLeast(os.release(), [6, 5]),
+        table: [{ start: 0n, length: 2048n, type: 'flakey', device: a.path, offset: 0n, upInterval: 5, downInterval: 1, errorReads: true }],
+        says: new RegExp(`^line 1: flakey: error_reads needs Linux 6\\.5 \\(flakey target 1\\.5\\.0 gained it without a version bump\\); the kernel is ${os.release().replace(/[.+]/g, '\\$&')}$`),
+      },
+      {
+        has: versionAtLeast(crypt, [1, 25, 0]),
+        table: [{ start: 0n, length: 2048n, type: 'crypt', cipher: 'aes-xts-plain64', key: CryptKey.fromBuffer(randomBytes(64)), ivOffset: 0n, device: a.path, offset: 0n, highPriority: true }],
+        says: new RegExp(`^line 1: crypt: high_priority needs crypt target 1\\.25\\.0; the kernel has ${crypt.join('\\.')}$`),
+      },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const name = testName(`feature-${i}`);
+      await dm.create(name);
+      const sent = watchIoctls();
+      if (c.has) {
+        await loadTable(name, c.table);
+        expect(sent).toContain(DmCmd.TABLE_LOAD);
+        expect((await dm.info(name)).flags.inactivePresent).toBe(true);
+      } else {
+        const err = await refusal(loadTable(name, c.table));
+        expect(err.rule).toBe('target-version');
+        expect(err.message).toMatch(c.says);
+        expect(sent.filter((x) => x !== DmCmd.LIST_VERSIONS && x !== DmCmd.GET_TARGET_VERSION)).toEqual([]);
+        expect((await dm.info(name)).flags.inactivePresent).toBe(false);
+      }
+      vi.restoreAllMocks();
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import {
   type CacheStatus, type IntegrityTarget, type MirrorStatus, type SnapshotStatus, type Table, type TargetOf, type ThinPoolStatus,
 } from '../../src/table';
 import { loadTable, readStatus, readTable, statusAs } from '../../src/table/kernel';
+import { linuxAtLeast } from '../../src/table/validate';
 import { useTestDevices } from '../helpers/devices';
 import { testName } from '../helpers/dm';
 import { canonical, devNum, dmsetup, kernelStatusText, kernelTableText, makeDevice, MiB, readFresh, verityTree, writeAt } from '../helpers/table';
@@ -199,15 +200,29 @@ describe('crypt', () => {
 });
 
 describe('flakey, delay, log-writes', () => {
-  it('flakey: plain, drop_writes, and corrupt_bio_byte tables round-trip (6.1 ends each line with a space, which the parse keeps)', async () => {
+  // Linux 6.1 ends each flakey line with a space, which the parse keeps; from 6.5 the kernel spells
+  // out the default of a table without features (error_reads error_writes). Given the kernel's
+  // spelling, each table reads back exactly as loaded.
+  it('flakey: plain, drop_writes, and corrupt_bio_byte tables round-trip in the kernel\'s spelling', async () => {
     const l = await loop();
     const dev = { major: l.major, minor: l.minor };
+    const spelledOut = linuxAtLeast(os.release(), [6, 5]);
     const { name } = await loadsAndRoundTrips('flakey', [
-      { start: 0n, length: 4096n, type: 'flakey', device: dev, offset: 0n, upInterval: 60, downInterval: 0 },
+      { start: 0n, length: 4096n, type: 'flakey', device: dev, offset: 0n, upInterval: 60, downInterval: 0, ...(spelledOut ? { errorReads: true, errorWrites: true } : {}) },
       { start: 4096n, length: 4096n, type: 'flakey', device: dev, offset: 4096n, upInterval: 5, downInterval: 1, dropWrites: true },
       { start: 8192n, length: 4096n, type: 'flakey', device: dev, offset: 8192n, upInterval: 5, downInterval: 1, corruptBioByte: { nthByte: 32, direction: 'w', value: 1, flags: 0 } },
-    ], { trailingSpace: /^6\.1\./.test(os.release()) });
+    ], { trailingSpace: !spelledOut });
     expect((await statusOf(name)).typed.map((t) => t.status)).toEqual([{}, {}, {}]);
+  });
+
+  it('flakey without features reads back as loaded on 6.1, with error_reads error_writes from 6.5', async () => {
+    const l = await loop();
+    const name = await makeDevice('flakey-default', [{ start: 0n, length: 4096n, type: 'flakey', device: l.path, offset: 0n, upInterval: 60, downInterval: 0 }]);
+    const spelledOut = linuxAtLeast(os.release(), [6, 5]);
+    expect(await kernelTableText(name)).toBe(`0 4096 flakey ${devNum(l)} 0 60 0 ${spelledOut ? '2 error_reads error_writes' : '0 '}\n`);
+    const [t] = await readTable(name);
+    expect(t).toMatchObject(spelledOut ? { errorReads: true, errorWrites: true } : {});
+    if (!spelledOut) expect(t).not.toHaveProperty('errorReads');
   });
 
   it('delay: read-only, read+write and read+write+flush paths; status counts operations', async () => {

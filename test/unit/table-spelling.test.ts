@@ -23,3 +23,26 @@ describe('trailing whitespace the kernel prints', () => {
     expect(formatTarget({ ...t })).toBe('7:0 0 60 0 0');
   });
 });
+
+describe("flakey's default, as 6.1 and 6.5+ print it", () => {
+  it('6.1: a table without features reads back as loaded, "0" and a trailing space', () => {
+    const text = '0 4096 flakey 7:0 0 60 0 0 \n';
+    expect(parseTable(text)[0]).toEqual({ start: 0n, length: 4096n, type: 'flakey', device: '7:0', offset: 0n, upInterval: 60, downInterval: 0 });
+    expect(formatTable(parseTable(text))).toBe(text);
+  });
+
+  it('6.5+: the same table reads back with the default spelled out (error_reads error_writes), byte for byte', () => {
+    const text = '0 4096 flakey 7:0 0 60 0 2 error_reads error_writes\n';
+    expect(parseTable(text)[0]).toEqual({
+      start: 0n, length: 4096n, type: 'flakey', device: '7:0', offset: 0n, upInterval: 60, downInterval: 0, errorReads: true, errorWrites: true,
+    });
+    expect(formatTable(parseTable(text))).toBe(text);
+  });
+
+  it('6.5+: every feature in the kernel order (error_reads, drop_writes, corrupt_bio_byte, random_*) round-trips', () => {
+    const text = '0 8 flakey 7:0 0 5 1 9 error_reads drop_writes corrupt_bio_byte 32 r 1 0 random_write_corrupt 1000\n';
+    const [t] = parseTable(text);
+    expect(t).toMatchObject({ errorReads: true, dropWrites: true, randomWriteCorrupt: 1000, corruptBioByte: { nthByte: 32, direction: 'r', value: 1, flags: 0 } });
+    expect(formatTable([t])).toBe(text);
+  });
+});

@@ -167,6 +167,32 @@ describe('validateTable: kernel target versions', () => {
     expect(() => validateTable(parseTable('0 8 crypt aes - 0 7:0 0 1 no_read_workqueue'), { versions })).not.toThrow();
   });
 
+  // LIST_VERSIONS and uname -r of Debian's kernels, read in the rig's guests (DEVMAPPER_RIG_KERNEL).
+  const debian = {
+    bookworm: { release: '6.1.0-57-amd64', versions: [{ name: 'flakey', version: [1, 5, 0] }, { name: 'crypt', version: [1, 24, 0] }] },
+    trixie: { release: '6.12.117+deb13-amd64', versions: [{ name: 'flakey', version: [1, 5, 0] }, { name: 'crypt', version: [1, 27, 0] }] },
+    sid: { release: '7.2.13+deb14-amd64', versions: [{ name: 'flakey', version: [1, 5, 0] }, { name: 'crypt', version: [1, 28, 0] }] },
+  } satisfies Record<string, { release: string; versions: RawTargetVersion[] }>;
+
+  it.each(['error_reads', 'random_read_corrupt 1000', 'random_write_corrupt 1000'])('flakey %s: refused on 6.1 by the kernel release (flakey stayed 1.5.0), accepted on 6.12 and 7.x', (feature) => {
+    const t = parseTable(`0 8 flakey 7:0 0 5 1 ${feature.split(' ').length} ${feature}`);
+    const e = catchTableError(() => validateTable(t, { versions: debian.bookworm.versions, kernelRelease: debian.bookworm.release }));
+    expect(e).toMatchObject({ rule: 'target-version', line: 1, targetType: 'flakey' });
+    expect(e.message).toContain(`${feature.split(' ')[0]} needs Linux 6.5`);
+    expect(e.message).toContain('flakey target 1.5.0');
+    expect(e.message).toContain('the kernel is 6.1.0-57-amd64');
+    for (const k of [debian.trixie, debian.sid]) expect(() => validateTable(t, { versions: k.versions, kernelRelease: k.release })).not.toThrow();
+    // Without a release to compare, only the target version is checked.
+    expect(() => validateTable(t, { versions: debian.bookworm.versions })).not.toThrow();
+  });
+
+  it('crypt high_priority: refused on 6.1 (crypt 1.24.0), accepted on 6.12 and 7.x', () => {
+    const t = parseTable('0 8 crypt aes - 0 7:0 0 1 high_priority');
+    expect(catchTableError(() => validateTable(t, { versions: debian.bookworm.versions, kernelRelease: debian.bookworm.release })).message)
+      .toBe('line 1: crypt: high_priority needs crypt target 1.25.0; the kernel has 1.24.0');
+    for (const k of [debian.trixie, debian.sid]) expect(() => validateTable(t, { versions: k.versions, kernelRelease: k.release })).not.toThrow();
+  });
+
   it('every problem is a TableError, collected in line order', () => {
     const problems = tableProblems(parseTable('0 8 snapshot 7:0 7:0 P 3\n16 0 thin 7:2 1'), { versions });
     expect(problems.every((p) => p instanceof TableError)).toBe(true);

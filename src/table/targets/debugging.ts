@@ -2,9 +2,15 @@
 import { parseOptArgs, parseU64, statusReader, type ArgReader } from '../args';
 import { TableError } from '../errors';
 import type { DevRef } from '../devref';
-import type { FieldProblem, TargetBase, TargetDescriptor } from '../types';
+import type { FeatureNeed, FieldProblem, TargetBase, TargetDescriptor } from '../types';
 import { parseEmptyStatus, type EmptyStatus } from './basic';
 
+/**
+ * From Linux 6.5 the kernel spells out its default: a table with none of error_reads, drop_writes,
+ * error_writes, corrupt_bio_byte, random_*_corrupt reads back with errorReads and errorWrites set
+ * (what such a table did all along: fail all I/O while down); 6.1 reads it back as it was loaded,
+ * with a space after every word. readTable gives the kernel's words either way.
+ */
 export interface FlakeyTarget extends TargetBase {
   type: 'flakey';
   device: DevRef;
@@ -12,12 +18,13 @@ export interface FlakeyTarget extends TargetBase {
   /** Seconds the device behaves, then misbehaves, in turn. */
   upInterval: number;
   downInterval: number;
+  /** Linux 6.5 and later. */
   errorReads?: boolean;
   /** Exclusive with errorWrites. */
   dropWrites?: boolean;
   errorWrites?: boolean;
   corruptBioByte?: { nthByte: number; direction: 'r' | 'w'; value: number; flags: number };
-  /** Probability in units of 1/1,000,000,000. */
+  /** Probability in units of 1/1,000,000,000 (Linux 6.5 and later, as is randomWriteCorrupt). */
   randomReadCorrupt?: number;
   randomWriteCorrupt?: number;
 }
@@ -98,6 +105,14 @@ export const flakey: TargetDescriptor<FlakeyTarget, EmptyStatus> = {
   // flakey_status, STATUSTYPE_INFO: nothing.
   parseStatus: parseEmptyStatus,
   devices: (t) => [{ ref: t.device, role: 'device', end: t.offset + t.length }],
+  features(t) {
+    // Linux 6.5 added these to dm-flakey and left its version at 1.5.0, which 6.1 reports too.
+    const out: FeatureNeed[] = [];
+    if (t.errorReads) out.push({ feature: 'error_reads', version: [1, 5, 0], linux: [6, 5] });
+    if (t.randomReadCorrupt) out.push({ feature: 'random_read_corrupt', version: [1, 5, 0], linux: [6, 5] });
+    if (t.randomWriteCorrupt) out.push({ feature: 'random_write_corrupt', version: [1, 5, 0], linux: [6, 5] });
+    return out;
+  },
   check(t) {
     const out: FieldProblem[] = [];
     if (t.dropWrites && t.errorWrites) out.push({ rule: 'field', message: 'drop_writes and error_writes exclude each other' });
