@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { udevRunning } from '../dm/udev';
+import { udevRunning } from '../dm';
 import { callerStack } from '../errors';
 import { native } from '../native';
 import { callNative, retryBusy } from './call';

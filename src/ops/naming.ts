@@ -6,7 +6,7 @@
 // only when its uuid carries the rollback's nonce, never one another process made under the same
 // name. Uuids without a nonce (made by earlier versions) are still recognised.
 import { randomBytes } from 'node:crypto';
-import { setUdevClassifier } from '../dm/udev';
+import { setUdevClassifier } from '../dm';
 import { checkName } from '../dm/validate';
 
 export const BASE_SUFFIX = '-dmbase';
