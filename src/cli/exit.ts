@@ -56,7 +56,7 @@ export function exitCodeOf(err: unknown): ExitCode {
   // src/ops' OperationError (matched by name: it rolled back, or says what it left).
   if ((err as { name?: unknown })?.name === 'OperationError') return Exit.OPERATION;
   // src/ops' DeviceLockedError: another operation holds the device's lock (nothing was changed).
-  if ((err as { name?: unknown })?.name === 'DeviceLockedError') return Exit.BUSY;
+  if ((err as { name?: unknown })?.name === 'DeviceLockedError') return (err as { interrupted?: boolean }).interrupted ? Exit.INTERRUPTED : Exit.BUSY;
   if (err instanceof DmError || (err as { code?: unknown })?.code !== undefined && typeof (err as { errno?: unknown }).errno === 'number') {
     const e = err as DmError;
     if (e.code === 'ECANCELED') return Exit.INTERRUPTED;

@@ -67,7 +67,7 @@ export function registerLiveVerbs(program: Command): void {
     .option('--no-checks', 'send the table without checking it first')
     .action(async (name: string, file: string | undefined, o: LockOpt & { table?: string; tableFile?: string; readonly?: boolean; noflush?: boolean; nolockfs?: boolean; checks?: boolean }, cmd: Command) => {
       const t = prepareTable(await tableText(o, file), o.checks !== false);
-      const r = await guarded('replace', () => ops.replace(name, t.raw, { readOnly: !!o.readonly, noflush: !!o.noflush, skipLockfs: !!o.nolockfs, lockTimeoutMs: lockMs(o) }));
+      const r = await guarded('replace', (signal) => ops.replace(name, t.raw, { readOnly: !!o.readonly, noflush: !!o.noflush, skipLockfs: !!o.nolockfs, lockTimeoutMs: lockMs(o), signal }));
       if (globals(cmd).json) return json({ name, freezeMs: r.freezeMs, order: r.order });
       line(`${name}: new table live; I/O paused ${r.freezeMs.toFixed(1)} ms`);
     });
@@ -79,8 +79,8 @@ export function registerLiveVerbs(program: Command): void {
     .option('--nolockfs', 'do not freeze a mounted filesystem at the switch')
     .action(async (name: string, o: CowOpts & LockOpt & { noflush?: boolean; nolockfs?: boolean }, cmd: Command) => {
       const spec = cowSpec(o);
-      const r = await guarded('divert', () => ops.divert(name, {
-        cow: spec, chunkSectors: o.chunk, persistent: o.persistent, noflush: !!o.noflush, skipLockfs: !!o.nolockfs, lockTimeoutMs: lockMs(o),
+      const r = await guarded('divert', (signal) => ops.divert(name, {
+        cow: spec, chunkSectors: o.chunk, persistent: o.persistent, noflush: !!o.noflush, skipLockfs: !!o.nolockfs, lockTimeoutMs: lockMs(o), signal,
       }));
       if (globals(cmd).json) return json(r);
       line(`${name}: diverted; the frozen image is ${r.base.path} (${r.base.dev}), new writes go to ${r.cow.device}${r.cow.file ? ` (${r.cow.file})` : ''}; I/O paused ${r.freezeMs.toFixed(1)} ms`);
@@ -102,7 +102,7 @@ export function registerLiveVerbs(program: Command): void {
     .argument('<name>', 'device name')
     .option('-f, --force', 'even while it is mounted or open (its filesystem sees its data change)')
     .action(async (name: string, o: LockOpt & { force?: boolean }, cmd: Command) => {
-      await guarded('discard', () => ops.discard(name, { force: !!o.force, lockTimeoutMs: lockMs(o) }));
+      await guarded('discard', (signal) => ops.discard(name, { force: !!o.force, lockTimeoutMs: lockMs(o), signal }));
       if (globals(cmd).json) return json({ name, state: 'plain' });
       line(`${name}: writes since the divert dropped; back on its original table`);
     });
@@ -114,7 +114,7 @@ export function registerLiveVerbs(program: Command): void {
     .argument('<name>', 'name of the new snapshot device')
     .action(async (origin: string, name: string, o: CowOpts & LockOpt, cmd: Command) => {
       const spec = cowSpec(o);
-      const r = await guarded('snapshot', () => ops.createSnapshot(origin, name, { cow: spec, chunkSectors: o.chunk, persistent: o.persistent, lockTimeoutMs: lockMs(o) }));
+      const r = await guarded('snapshot', (signal) => ops.createSnapshot(origin, name, { cow: spec, chunkSectors: o.chunk, persistent: o.persistent, lockTimeoutMs: lockMs(o), signal }));
       if (globals(cmd).json) return json(r);
       line(`${name}: snapshot of ${origin} at ${r.path}; changes kept in ${r.cow.device}${r.cow.file ? ` (${r.cow.file})` : ''}`);
     });
@@ -123,7 +123,7 @@ export function registerLiveVerbs(program: Command): void {
     .description('remove a snapshot (the origin goes back to its own table when it was the last)')
     .argument('<name>', 'snapshot name')
     .action(async (name: string, o: LockOpt, cmd: Command) => {
-      await guarded('snapshot removal', () => ops.removeSnapshot(name, { lockTimeoutMs: lockMs(o) }));
+      await guarded('snapshot removal', (signal) => ops.removeSnapshot(name, { lockTimeoutMs: lockMs(o), signal }));
       if (globals(cmd).json) return json({ name, removed: true });
     });
   waitOptions(snap.command('rollback'))

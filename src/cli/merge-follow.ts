@@ -25,7 +25,8 @@ export async function followMerge(name: string, what: 'merge' | 'rollback', o: {
       },
     });
   } catch (err) {
-    if (!ac.signal.aborted) throw err;
+    // Stopped while waiting for another operation's lock: nothing started, the error says so.
+    if (!ac.signal.aborted || (err as Error).name === 'DeviceLockedError') throw err;
     bar?.end();
     throw new CliError(
       `stopped waiting; the ${what} goes on in the kernel. Follow and finish it with 'dmctl merge ${what === 'merge' ? name : '<origin>'}', or look with 'dmctl describe'`,

@@ -16,12 +16,17 @@ export function onInterrupt(handler: () => void): () => void {
   };
 }
 
-/** Runs a live operation of a few milliseconds to its end: the first Ctrl-C only says so (the
- *  operation completes or rolls back by itself); killing it half-way could leave a device suspended. */
-export async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  const off = onInterrupt(() => process.stderr.write(`dmctl: letting the ${what} finish or roll back (Ctrl-C again to kill it half-way)\n`));
+/** Runs a live operation of a few milliseconds to its end: the first Ctrl-C stops a wait for
+ *  another operation's lock (nothing has changed yet), and otherwise only says that the operation
+ *  completes or rolls back by itself; killing it half-way could leave a device suspended. */
+export async function guarded<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const off = onInterrupt(() => {
+    ac.abort();
+    process.stderr.write(`dmctl: stopping a wait for a lock; a ${what} under way finishes or rolls back (Ctrl-C again to kill it half-way)\n`);
+  });
   try {
-    return await fn();
+    return await fn(ac.signal);
   } finally {
     off();
   }

@@ -11,7 +11,7 @@ import { baseName, baseOwner, baseUuid, checkOpsName } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
 import type { SuspendChoice } from './replace';
 import { removeDevice, Tx } from './transaction';
-import { checkLockTimeout, withLocks, type LockOptions } from './lock';
+import { checkLockOptions, withLocks, type LockOptions } from './lock';
 
 export interface DivertOptions extends SnapshotStoreOptions, SuspendChoice, LockOptions {
   cow: CowSpec;
@@ -60,9 +60,9 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
   checkObject(o);
   const cowPlan = checkCowSpec(o.cow);
   const { chunk, store } = checkStore(o);
-  checkLockTimeout(o.lockTimeoutMs);
+  checkLockOptions(o);
   const tx = new Tx('divert');
-  return withLocks('divert', [name], o.lockTimeoutMs, () => tx.run(async () => {
+  return withLocks('divert', [name], o, () => tx.run(async () => {
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
       if (d.state !== 'plain') throw refusal(`${name} is ${d.state}, not plain: it cannot be diverted`, 'EBUSY');

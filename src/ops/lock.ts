@@ -17,6 +17,9 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
 export interface LockOptions {
   /** How long to wait for another operation's lock on a device, in ms (default 10 s; 0: try once). */
   lockTimeoutMs?: number;
+  /** Stops the wait for another operation's lock (DeviceLockedError, `interrupted`; nothing was
+   *  changed). Once its locks are held, an operation runs to its end or rolls back. */
+  signal?: AbortSignal;
 }
 
 /** What a lock file says about the operation that holds it (or last held it: then `released`). */
@@ -43,11 +46,13 @@ export class DeviceLockedError extends Error {
     /** Whether the holder's pid is alive. */
     readonly holderAlive: boolean,
     readonly waitedMs: number,
+    /** The caller's signal stopped the wait (Ctrl-C), not the timeout. */
+    readonly interrupted = false,
   ) {
     const who = holder
       ? `${holder.operation} of process ${holder.pid} (since ${holder.since}${holderAlive ? '' : '; that process is gone, a child of it may hold the lock'})`
       : 'another process (it has not said which)';
-    super(`${device} is locked by ${who}; ${operation} gave up after ${waitedMs} ms`);
+    super(`${device} is locked by ${who}; ${operation} ${interrupted ? 'stopped waiting when interrupted' : 'gave up'} after ${waitedMs} ms; nothing was changed`);
   }
 }
 
@@ -60,7 +65,10 @@ export function lockFile(device: string): string {
   return path.join(lockDir(), `${device.replace(/[^A-Za-z0-9._+:=@#-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}.lock`);
 }
 
-export function checkLockTimeout(v: unknown): number {
+/** Checks the lock options an operation was given; returns the timeout to use. */
+export function checkLockOptions(o: LockOptions | undefined): number {
+  if (o?.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
+  const v: unknown = o?.lockTimeoutMs;
   if (v === undefined) return DEFAULT_LOCK_TIMEOUT_MS;
   if (typeof v !== 'number') throw new TypeError('lockTimeoutMs must be a number');
   if (!(v >= 0) || !Number.isFinite(v)) throw new RangeError(`lockTimeoutMs must be a finite number >= 0, got ${v}`);
@@ -112,7 +120,7 @@ function openLockFile(device: string): number {
 }
 
 /** Takes one device's lock, polling with a backoff until `deadline`. */
-async function acquire(device: string, record: LockRecord, deadline: number, started: number): Promise<Held> {
+async function acquire(device: string, record: LockRecord, deadline: number, started: number, signal?: AbortSignal): Promise<Held> {
   const fd = openLockFile(device);
   try {
     for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
@@ -130,11 +138,11 @@ async function acquire(device: string, record: LockRecord, deadline: number, sta
         }
       }
       const left = deadline - Date.now();
-      if (left <= 0) {
+      if (left <= 0 || signal?.aborted) {
         const holder = held.get(device)?.record ?? readRecord(fd);
-        throw new DeviceLockedError(device, record.operation, holder, holder ? alive(holder.pid) : false, Date.now() - started);
+        throw new DeviceLockedError(device, record.operation, holder, holder ? alive(holder.pid) : false, Date.now() - started, !!signal?.aborted);
       }
-      await pause(Math.min(delay, left));
+      await pause(Math.min(delay, left), signal).catch(() => undefined);
     }
   } catch (err) {
     fs.closeSync(fd);
@@ -164,20 +172,20 @@ export function heldLock(device: string): { previous?: LockRecord; setOutcome(ou
 }
 
 /**
- * Runs `fn` holding the locks of `devices` (taken in sorted order; waiting up to `timeoutMs` in
- * all). Locks this async context already holds (an operation calling another) are not taken again.
+ * Runs `fn` holding the locks of `devices` (taken in sorted order; waiting up to
+ * `o.lockTimeoutMs` in all, or until `o.signal` aborts). Locks this async context already holds (an operation calling another) are not taken again.
  * Throws DeviceLockedError, having changed nothing, when a lock stays taken past the timeout.
  */
-export async function withLocks<T>(operation: string, devices: readonly string[], timeoutMs: number | undefined, fn: () => Promise<T>): Promise<T> {
+export async function withLocks<T>(operation: string, devices: readonly string[], o: LockOptions | undefined, fn: () => Promise<T>): Promise<T> {
   const mine = context.getStore() ?? new Set<string>();
   const want = [...new Set(devices)].filter((d) => !mine.has(d)).sort();
   if (want.length === 0) return fn();
   const started = Date.now();
-  const deadline = started + checkLockTimeout(timeoutMs);
+  const deadline = started + checkLockOptions(o);
   const record: LockRecord = { pid: process.pid, operation, devices: [...new Set(devices)].sort(), since: new Date(started).toISOString() };
   const taken: [string, Held][] = [];
   try {
-    for (const d of want) taken.push([d, await acquire(d, { ...record }, deadline, started)]);
+    for (const d of want) taken.push([d, await acquire(d, { ...record }, deadline, started, o?.signal)]);
     return await context.run(new Set([...mine, ...want]), fn);
   } finally {
     for (const [d, h] of taken.reverse()) release(d, h);

@@ -10,7 +10,7 @@ import { refusal, refused } from './errors';
 import { devKey, infoOrNone, mountsOf, pathOf, tableLength } from './kernel';
 import { checkOpsName } from './naming';
 import { checkObject, checkSignal } from './options';
-import { checkLockTimeout, heldLock, withLocks, type LockOptions, type LockRecord } from './lock';
+import { checkLockOptions, heldLock, withLocks, type LockOptions, type LockRecord } from './lock';
 import { secureTable } from './divert';
 import { removeDevice, Tx } from './transaction';
 import { pause } from './wait';
@@ -48,7 +48,7 @@ function checkMergeOptions(o: MergeOptions): void {
   checkSignal(o.signal);
   if (o.wait !== undefined && typeof o.wait !== 'boolean') throw new TypeError('wait must be a boolean');
   if (o.pollMs !== undefined && (typeof o.pollMs !== 'number' || !(o.pollMs > 0))) throw new RangeError('pollMs must be a positive number');
-  checkLockTimeout(o.lockTimeoutMs);
+  checkLockOptions(o);
 }
 
 /** The merge of `name` that another operation finished after `since` (by the lock record it left). */
@@ -82,7 +82,7 @@ export async function merge(name: string, o: MergeOptions = {}): Promise<MergeRe
   checkOpsName(name);
   checkMergeOptions(o);
   const since = Date.now();
-  const by = await withLocks('merge', [name], o.lockTimeoutMs, async () => {
+  const by = await withLocks('merge', [name], o, async () => {
     const d = await inspect(name);
     if (d.state === 'diverted') await startMerge(name);
     else if (d.state === 'plain' && mergedElsewhere(name, since)) return mergedElsewhere(name, since);
@@ -99,7 +99,7 @@ export async function merge(name: string, o: MergeOptions = {}): Promise<MergeRe
 export async function completeMerge(name: string, o: MergeOptions, since: number): Promise<MergeResult> {
   // Stops early when the device stops merging: someone else finished it (checked under the lock).
   await pollMerge(name, o);
-  return withLocks('finish-merge', [name], o.lockTimeoutMs, async () => {
+  return withLocks('finish-merge', [name], o, async () => {
     if (infoOrNone(name) && (await inspect(name)).state === 'plain') {
       const by = mergedElsewhere(name, since);
       if (by) return { name, state: 'done', mergedBy: by };
@@ -169,7 +169,7 @@ async function pollMerge(name: string, o: MergeOptions): Promise<string | undefi
 export async function finishMerge(name: string, o: LockOptions = {}): Promise<void> {
   checkOpsName(name);
   checkObject(o);
-  await withLocks('finish-merge', [name], checkLockTimeout(o.lockTimeoutMs), async () => {
+  await withLocks('finish-merge', [name], o, async () => {
     await finishMergeTx(name);
     heldLock(name)?.setOutcome('merged');
   });
@@ -209,9 +209,9 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
   checkOpsName(name);
   checkObject(o);
   if (o.force !== undefined && typeof o.force !== 'boolean') throw new TypeError('force must be a boolean');
-  checkLockTimeout(o.lockTimeoutMs);
+  checkLockOptions(o);
   const tx = new Tx('discard');
-  await withLocks('discard', [name], o.lockTimeoutMs, () => tx.run(async () => {
+  await withLocks('discard', [name], o, () => tx.run(async () => {
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
       if (d.state !== 'diverted') throw refusal(`${name} is ${d.state}, not diverted${lastChange(name)}`, 'EINVAL');

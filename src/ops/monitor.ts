@@ -14,7 +14,7 @@ import { refusal } from './errors';
 import { checkName } from '../dm/validate';
 import { checkSignal } from './options';
 import { Tx } from './transaction';
-import { checkLockTimeout, withLocks, type LockOptions } from './lock';
+import { checkLockOptions, withLocks, type LockOptions } from './lock';
 import { pause } from './wait';
 
 export type CowEvent =
@@ -62,7 +62,7 @@ function diverted(d: Inspection): boolean {
  *  capacity; the kernel reads the new size live (if it did not, the table is reloaded). */
 export async function growCow(name: string, newSize: bigint | number | string, o: LockOptions = {}): Promise<GrowResult> {
   checkName(name);
-  checkLockTimeout(o?.lockTimeoutMs);
+  checkLockOptions(o);
   const bytes = parseSize(newSize);
   if (bytes % 512n !== 0n) throw new RangeError('newSize must be a multiple of 512 bytes');
   const d0 = await inspect(name);
@@ -71,7 +71,7 @@ export async function growCow(name: string, newSize: bigint | number | string, o
     if (bytes <= size) throw new RangeError(`newSize ${bytes} must be larger than the COW's ${size} bytes`);
   }
   const tx = new Tx('grow-cow');
-  return withLocks('grow-cow', [name], o?.lockTimeoutMs, () => tx.run(async () => {
+  return withLocks('grow-cow', [name], o, () => tx.run(async () => {
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
       if (!diverted(d)) throw refusal(`${name} is ${d.state}: it has no COW store`, 'EINVAL');

@@ -7,7 +7,7 @@ import { OperationError } from './errors';
 import { infoOrNone, liveTable, tableText } from './kernel';
 import { stackOrder } from './stack';
 import { Tx } from './transaction';
-import { checkLockTimeout, withLocks, type LockOptions } from './lock';
+import { checkLockOptions, withLocks, type LockOptions } from './lock';
 import { checkName } from '../dm/validate';
 
 /** A table as text (dmsetup syntax), typed targets, or raw `{ start, length, type, params }`. */
@@ -77,13 +77,13 @@ export async function transaction(changes: readonly Change[], o: SuspendChoice &
     return { device: checkName(c.device), readOnly: !!c.readOnly, ...toTargets(c.table) };
   });
   if (new Set(plan.map((p) => p.device)).size !== plan.length) throw new RangeError('each device may appear only once');
-  checkLockTimeout(o.lockTimeoutMs);
+  checkLockOptions(o);
 
   const tx = new Tx(op);
   const previous: Record<string, string> = {};
   let freezeMs = 0;
   let order: string[] = [];
-  await withLocks(op, plan.map((p) => p.device), o.lockTimeoutMs, () => tx.run(async () => {
+  await withLocks(op, plan.map((p) => p.device), o, () => tx.run(async () => {
     await tx.step('inspect', async () => {
       for (const p of plan) {
         const info = infoOrNone(p.device);

@@ -10,7 +10,7 @@ import { inspect, snapshotsOf, refuseMidChange } from './describe';
 import { refusal } from './errors';
 import { devKey, infoOrNone, mountsOf, pathOf, tableLength } from './kernel';
 import { completeMerge, inUse, lastChange, type MergeOptions, type MergeResult } from './merge';
-import { checkLockTimeout, withLocks, type LockOptions } from './lock';
+import { checkLockOptions, withLocks, type LockOptions } from './lock';
 import { baseName, baseUuid, checkOpsName, snapUuid } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
 import { removeLeftoverBase, secureTable } from './divert';
@@ -38,9 +38,9 @@ export async function createSnapshot(origin: string, snapName: string, o: Snapsh
   checkObject(o);
   const cowPlan = checkCowSpec(o.cow);
   const { chunk, store } = checkStore(o);
-  checkLockTimeout(o.lockTimeoutMs);
+  checkLockOptions(o);
   const tx = new Tx('snapshot');
-  return withLocks('snapshot', [origin, snapName], o.lockTimeoutMs, () => tx.run(async () => {
+  return withLocks('snapshot', [origin, snapName], o, () => tx.run(async () => {
     const d = await tx.step('inspect', async () => {
       if (infoOrNone(snapName)) throw refusal(`a device named ${snapName} already exists${lastChange(snapName)}`, 'EEXIST');
       const d = await inspect(origin);
@@ -81,10 +81,10 @@ export async function createSnapshot(origin: string, snapName: string, o: Snapsh
 export async function removeSnapshot(snapName: string, o: LockOptions = {}): Promise<void> {
   checkName(snapName, 'snapshot name');
   checkObject(o);
-  checkLockTimeout(o.lockTimeoutMs);
+  checkLockOptions(o);
   const origin = await originOf(snapName);
   const tx = new Tx('remove-snapshot');
-  await withLocks('remove-snapshot', [snapName, ...origin], o.lockTimeoutMs, () => tx.run(async () => {
+  await withLocks('remove-snapshot', [snapName, ...origin], o, () => tx.run(async () => {
     const { s, v, others } = await tx.step('inspect', async () => {
       if (!infoOrNone(snapName)) throw refusal(`no snapshot named ${snapName}${lastChange(snapName)}`, 'ENXIO');
       const s = await inspect(snapName);
@@ -134,11 +134,11 @@ export async function rollback(snapName: string, o: RollbackOptions = {}): Promi
   checkName(snapName, 'snapshot name');
   checkObject(o);
   if (o.force !== undefined && typeof o.force !== 'boolean') throw new TypeError('force must be a boolean');
-  checkLockTimeout(o.lockTimeoutMs);
+  checkLockOptions(o);
   const since = Date.now();
   const locked = await originOf(snapName);
   const tx = new Tx('rollback');
-  const origin = await withLocks('rollback', [snapName, ...locked], o.lockTimeoutMs, () => tx.run(async () => {
+  const origin = await withLocks('rollback', [snapName, ...locked], o, () => tx.run(async () => {
     const { s, v } = await tx.step('inspect', async () => {
       if (!infoOrNone(snapName)) throw refusal(`no snapshot named ${snapName}${lastChange(snapName)}`, 'ENXIO');
       const s = await inspect(snapName);

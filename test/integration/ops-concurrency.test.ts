@@ -202,6 +202,47 @@ describe('two live operations on one device at once', () => {
     expect(condition(v)).toEqual(original);
   });
 
+  it('snapshot create/create of two names: the second waits, then both snapshots hold the origin as it was', async () => {
+    const { name: v } = await twoSegmentDevice('v11', 16);
+    const original = condition(v);
+    const { mnt, w } = await ext4WithWriter(v, 10);
+    const tag = v.split('-').at(-1);
+    const [s1, s2] = [testName(`s1-${tag}`), testName(`s2-${tag}`)];
+    const [r1, r2] = await pair(first('snapshot', [v, s1], { cow: cow('t1') }), ['snapshot', 'create', v, s2, '--cow', cowFile('t2'), '--size', '8M'], [v]);
+    expect(r1.ok, r1.error?.message).toBe(true);
+    expect(r2.code, r2.stderr).toBe(0);
+    allSettled();
+    const d = await ops.describe(v);
+    expect(d.state).toBe('origin');
+    expect(d.snapshots!.map((x) => x.name).sort()).toEqual([s1, s2].sort());
+    await w.advance(10);
+    for (const s of [s1, s2]) {
+      const f = fsck(dm.nodePath(s)); // frozen at its start, each is a clean filesystem
+      expect(f.status, f.output).toBe(0);
+      await ops.removeSnapshot(s);
+    }
+    await finishWriter(w, mnt, v);
+    expect(condition(v)).toEqual(original);
+  });
+
+  it('discard/discard: the second waits, then is refused because the device is plain again', async () => {
+    // No filesystem here: a discard puts the data back as it was at the divert, under any mount.
+    const { name: v } = await twoSegmentDevice('v12', 16);
+    const original = condition(v);
+    fillPattern(dm.nodePath(v), 'old', 4 * MiB);
+    const before = deviceSum(dm.nodePath(v));
+    await ops.divert(v, { cow: cow('x') });
+    fillPattern(dm.nodePath(v), 'new', 4 * MiB);
+    const [r1, r2] = await pair(first('discard', [v]), ['discard', v], [v]);
+    expect(r1.ok, r1.error?.message).toBe(true);
+    expect(r2.code, r2.stderr).toBe(10);
+    expect(r2.stderr).toMatch(`${v} is plain, not diverted`);
+    allSettled();
+    expect(condition(v)).toEqual(original);
+    expect(deviceSum(dm.nodePath(v))).toBe(before);
+    expect(fs.existsSync(cowFile('x'))).toBe(false);
+  });
+
   it('rollback/remove and remove/rollback of one snapshot: the first wins, the second finds no snapshot', async () => {
     // No filesystem on the origin here: a rollback changes its data under a mount.
     const { name: v } = await twoSegmentDevice('v6', 16);
@@ -248,8 +289,15 @@ describe('locks', () => {
     const cli = await dmctlBackground(['divert', v, '--cow', cowFile('c'), '--size', '8M', '--lock-timeout', '0']).done;
     expect(cli.code, cli.stderr).toBe(5);
     expect(cli.stderr).toMatch(`${v} is locked by divert of process ${a.pid}`);
+    // Ctrl-C while dmctl waits for the lock: it stops waiting at once, exit 130, nothing changed.
+    const waiting = dmctlBackground(['divert', v, '--cow', cowFile('d'), '--size', '8M', '--lock-timeout', '600']);
+    await untilOpen(waiting.child.pid!, lockFile(v), waiting);
+    waiting.child.kill('SIGINT');
+    const stopped = await waiting.done;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toMatch(new RegExp(`${v} is locked by divert of process ${a.pid} .*; divert stopped waiting when interrupted after \\d+ ms; nothing was changed`));
     expect(condition(v)).toEqual(original);
-    expect([cowFile('b'), cowFile('c')].some((f) => fs.existsSync(f))).toBe(false);
+    expect([cowFile('b'), cowFile('c'), cowFile('d')].some((f) => fs.existsSync(f))).toBe(false);
     a.go();
     expect((await a.done).ok).toBe(true);
     expect(fs.readFileSync(lockFile(v), 'utf8')).toMatch(`"pid":${a.pid}`);
