@@ -3,7 +3,8 @@
 // accept the disk under the very device being diverted: the store's header then overwrites its data.
 // Refused: the device served itself, anything in its stack (below, or above: a store sitting on it),
 // a partition or whole disk of a disk in that stack, a store backed by a file on any of these, a
-// mounted or swap device, one claimed by anything (an O_EXCL open fails with EBUSY), one too small.
+// mounted or swap device, one claimed by anything (an O_EXCL open fails with EBUSY), one a process
+// has open without claiming it (dd, a backup tool: found in /proc/*/fd), one too small.
 import fs from 'node:fs';
 import path from 'node:path';
 import * as dm from '../dm';
@@ -12,7 +13,7 @@ import { decodeDev, formatDevNum, parseDevNum, type DevNum } from '../table';
 import { mounts, swaps } from './mounts';
 import { pathOf } from './kernel';
 
-export type StoreProblem = 'missing' | 'not-block-device' | 'in-stack' | 'mounted' | 'swap' | 'claimed' | 'too-small';
+export type StoreProblem = 'missing' | 'not-block-device' | 'in-stack' | 'mounted' | 'swap' | 'claimed' | 'open' | 'too-small';
 
 const CODES: Record<StoreProblem, string> = {
   missing: 'ENOENT',
@@ -21,6 +22,7 @@ const CODES: Record<StoreProblem, string> = {
   mounted: 'EBUSY',
   swap: 'EBUSY',
   claimed: 'EBUSY',
+  open: 'EBUSY',
   'too-small': 'EINVAL',
 };
 
@@ -238,6 +240,36 @@ function checkUnclaimed(store: string, role: string, node: string, k: string): v
   fs.closeSync(fd);
 }
 
+/** udev's workers open a new device to probe it, read-only and briefly: not a user of it. */
+const PROBERS = new Set(['systemd-udevd', '(udev-worker)', 'udevd']);
+
+/** Processes other than this one with the block device `num` open, as "pid (command)". */
+function openers(num: DevNum): string[] {
+  const out: string[] = [];
+  for (const pid of list('/proc').filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)) {
+    for (const fd of list(`/proc/${pid}/fd`)) {
+      let st: fs.BigIntStats | undefined;
+      try {
+        st = fs.statSync(`/proc/${pid}/fd/${fd}`, { bigint: true });
+      } catch {
+        continue; // closed meanwhile, or not ours to see
+      }
+      if (!st.isBlockDevice() || key(decodeDev(st.rdev)) !== key(num)) continue;
+      const comm = read(`/proc/${pid}/comm`)?.trim() ?? '?';
+      if (!PROBERS.has(comm)) out.push(`${pid} (${comm})`);
+      break;
+    }
+  }
+  return out;
+}
+
+/** Throws StoreError EBUSY when a process has the device open: it may write to it, and the kernel
+ *  lets a table claim a device that plain openers hold. */
+function checkNotOpen(store: string, role: string, num: DevNum): void {
+  const who = openers(num);
+  if (who.length) throw new StoreError(store, 'open', `${role} ${store} is open in process ${who.join(', ')}`);
+}
+
 /**
  * Checks a block device before it becomes a store for the dm device `o.serves`; returns its node,
  * number and size. Throws StoreError (nothing is opened for writing, nothing changes).
@@ -259,6 +291,7 @@ export async function checkStoreDevice(store: string, o: StoreCheck): Promise<Ch
     if (via !== undefined) throw new StoreError(store, 'swap', `${role} ${store} is active swap${via}`);
   }
   checkUnclaimed(store, role, node, k);
+  checkNotOpen(store, role, num);
   const bytes = BigInt(read(sys(k, 'size')) ?? '0') * 512n;
   if (bytes < o.minBytes) throw new StoreError(store, 'too-small', `${role} ${store} is too small: ${bytes} bytes, at least ${o.minBytes} needed`);
   return { path: node, num, bytes };

@@ -4,7 +4,7 @@
 // base, a file on its own filesystem, too small, not a block device. Each time: a StoreError (the
 // right code) at step 'check cow', no device added or changed, the candidate's first 4 KiB as they
 // were, and the origin's data intact (a live ext4 with a writer, fsck clean; checksums).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,7 +68,7 @@ function world(): Record<string, string> {
 }
 
 const CODE: Record<StoreProblem, string> = {
-  missing: 'ENOENT', 'not-block-device': 'EINVAL', 'in-stack': 'EBUSY', mounted: 'EBUSY', swap: 'EBUSY', claimed: 'EBUSY', 'too-small': 'EINVAL',
+  missing: 'ENOENT', 'not-block-device': 'EINVAL', 'in-stack': 'EBUSY', mounted: 'EBUSY', swap: 'EBUSY', claimed: 'EBUSY', open: 'EBUSY', 'too-small': 'EINVAL',
 };
 
 /** Runs an operation that must be refused at 'check cow'; nothing may change, the candidate's head included. */
@@ -155,6 +155,19 @@ describe('a COW store for divert, with the origin a mounted ext4 being written',
     const dmN = path.basename(fs.realpathSync(`/sys/dev/block/${dm.infoSync(w).major}:${dm.infoSync(w).minor}`));
     await refused(() => ops.divert(v, { cow: b.path }), 'claimed', new RegExp(`claimed by another holder \\(${dmN}: ${w}\\)`), [b.path]);
     await dm.remove(w);
+  });
+
+  it('a disk a process has open without claiming it (as dd does), naming the process', async () => {
+    const b = await disk(8 * MiB);
+    const holder = spawn('sh', ['-c', `exec 3<>${b.path}; echo ready; exec sleep 60`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      await new Promise((r) => holder.stdout!.once('data', r));
+      await refused(() => ops.divert(v, { cow: b.path }), 'open', new RegExp(`is open in process ${holder.pid} \\(sleep\\)`), [b.path]);
+    } finally {
+      const gone = new Promise((r) => holder.once('exit', r));
+      holder.kill('SIGKILL');
+      await gone;
+    }
   });
 
   it('a mounted disk', async () => {
