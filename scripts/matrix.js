@@ -1,6 +1,6 @@
 'use strict';
 // DEVMAPPER_TEST_MATRIX=ci (what .ci/run sets): the unit tests once, then the integration tests
-// in the QEMU guest on each kernel and udev mode below, one guest at a time, and one line per run.
+// in QEMU guests on each kernel and udev mode below, in lanes side by side, and one line per run.
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 
@@ -15,19 +15,19 @@ const SUBSET = [
   'test/integration/udev', // udev*.test.ts
 ];
 
-// The budget: all of .ci/run under 50 min on this 2-core machine (TCG). The whole suite on
-// bookworm takes about 10 min on a quiet machine, and will grow by 2-4 min with the tests being
-// added; two whole runs (udev on and off) are then 24-28 min, on top of npm install, the build
-// (~1.5 min) and the unit tests (~1.2 min). Measured 2026-12-02 with other guests running
-// beside (load 4-8): this subset took 8.7 min on sid (11.5 min at load 8), dm-ioctl alone 32 s
-// (load 4) to 111 s (load 8). Two more whole runs would take the total past 50 min; two subset
-// runs keep it near 40. So trixie and sid run the subset, bookworm the whole suite twice.
+// The budget: all of .ci/run under 50 min on this 2-core machine (TCG). One guest keeps about 1.2
+// of the 2 cores busy (measured 2026-12-02: qemu's CPU time over wall time through a whole run),
+// so the runs go in two lanes side by side: bookworm with udev (the longest) in one; bookworm
+// without udev, then the trixie and sid subsets, in the other. Each guest is its own machine (its
+// own scratch disk, /run and device-mapper), so the lanes cannot see each other's devices.
 const MATRICES = {
   ci: [
-    { kernel: 'bookworm', udev: '1', files: [] },
-    { kernel: 'bookworm', udev: '0', files: [] },
-    { kernel: 'trixie', udev: '1', files: SUBSET },
-    { kernel: 'sid', udev: '1', files: SUBSET },
+    [{ kernel: 'bookworm', udev: '1', files: [] }],
+    [
+      { kernel: 'bookworm', udev: '0', files: [] },
+      { kernel: 'trixie', udev: '1', files: SUBSET },
+      { kernel: 'sid', udev: '1', files: SUBSET },
+    ],
   ],
 };
 
@@ -36,48 +36,76 @@ function minutes(ms) {
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 }
 
+const label = (run) => `${run.kernel}/udev-${run.udev === '0' ? 'off' : 'on'}`;
+
+/** Writes a child's output line by line, each line tagged with its run (lanes interleave). */
+function tagged(stream, out, tag, onLine) {
+  let tail = '';
+  stream.on('data', (d) => {
+    const lines = (tail + d.toString('utf8')).split('\n');
+    tail = lines.pop();
+    for (const l of lines) {
+      out.write(`[${tag}] ${l}\n`);
+      onLine?.(l);
+    }
+  });
+  stream.on('end', () => tail && out.write(`[${tag}] ${tail}\n`));
+}
+
 /** Runs one guest; resolves with the guest's result line (undefined if none came) and its exit code. */
 function guestRun(run, mark) {
   return new Promise((resolve) => {
     const env = { ...process.env, DEVMAPPER_RIG_KERNEL: run.kernel, DEVMAPPER_RIG_UDEV: run.udev };
     const child = spawn(process.execPath, [path.join(__dirname, 'rig', 'run.js'), '--',
-      process.execPath, path.join(__dirname, 'test.js'), '--in-guest', ...run.files], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      process.execPath, path.join(__dirname, 'test.js'), '--in-guest', ...run.files], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let result;
-    let tail = '';
-    child.stdout.on('data', (d) => {
-      process.stdout.write(d);
-      const lines = (tail + d.toString('utf8')).split('\n');
-      tail = lines.pop();
-      for (const l of lines) if (l.startsWith(mark)) result = JSON.parse(l.slice(mark.length));
+    tagged(child.stdout, process.stdout, label(run), (l) => {
+      if (l.startsWith(mark)) result = JSON.parse(l.slice(mark.length));
     });
-    child.on('exit', (code) => resolve({ result, code }));
+    tagged(child.stderr, process.stderr, label(run));
+    child.on('close', (code) => resolve({ result, code }));
   });
+}
+
+/** Fetches and builds what every guest of the matrix needs, once, before lanes start side by side
+ *  (two apt-get runs at once would fight over apt's lock). */
+function prepare(runs) {
+  const { CACHE, ensureQemu, ensureKernel, ensureBusybox, unpackDeb } = require('./rig/assets');
+  const { buildInitramfs } = require('./rig/initramfs');
+  ensureQemu();
+  unpackDeb('udev');
+  const busybox = ensureBusybox();
+  for (const suite of new Set(runs.map((r) => r.kernel))) buildInitramfs({ kernel: ensureKernel(suite), busybox, cacheDir: CACHE });
 }
 
 async function runMatrix(name) {
   const { RESULT_MARK, vitest } = require('./test');
-  const runs = MATRICES[name];
-  if (!runs) throw new Error(`DEVMAPPER_TEST_MATRIX=${name}: expected one of ${Object.keys(MATRICES).join(', ')}`);
+  const lanes = MATRICES[name];
+  if (!lanes) throw new Error(`DEVMAPPER_TEST_MATRIX=${name}: expected one of ${Object.keys(MATRICES).join(', ')}`);
+  const runs = lanes.flat();
   const t0 = Date.now();
   if (vitest('vitest.unit.config.mts', []) !== 0) return 1;
   const unitTime = Date.now() - t0;
-  const lines = [];
+  prepare(runs);
+  const lines = new Map();
   let passed = 0;
   let failed = 0;
   let ok = true;
-  for (const run of runs) {
-    const start = Date.now();
-    const { result: r, code } = await guestRun(run, RESULT_MARK);
-    const what = `${run.kernel} ${r?.release ?? '(no result)'}, udev ${run.udev === '0' ? 'off' : 'on'}, ${run.files.length ? 'subset' : 'full'}`;
-    if (!r || code !== 0 || r.failed > 0 || r.skipped > 0) ok = false;
-    passed += r?.passed ?? 0;
-    failed += r?.failed ?? 0;
-    lines.push(r
-      ? `matrix: ${what}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${minutes(Date.now() - start)})`
-      : `matrix: ${what}: the guest gave no result, exit ${code} (${minutes(Date.now() - start)})`);
-  }
-  console.log(`\nmatrix: unit tests (${minutes(unitTime)}); integration runs:`);
-  for (const l of lines) console.log(l);
+  await Promise.all(lanes.map(async (lane) => {
+    for (const run of lane) {
+      const start = Date.now();
+      const { result: r, code } = await guestRun(run, RESULT_MARK);
+      const what = `${run.kernel} ${r?.release ?? '(no result)'}, udev ${run.udev === '0' ? 'off' : 'on'}, ${run.files.length ? 'subset' : 'full'}`;
+      if (!r || code !== 0 || r.failed > 0 || r.skipped > 0) ok = false;
+      passed += r?.passed ?? 0;
+      failed += r?.failed ?? 0;
+      lines.set(run, r
+        ? `matrix: ${what}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${minutes(Date.now() - start)})`
+        : `matrix: ${what}: the guest gave no result, exit ${code} (${minutes(Date.now() - start)})`);
+    }
+  }));
+  console.log(`\nmatrix: unit tests (${minutes(unitTime)}); integration runs (${lanes.length} lanes side by side):`);
+  for (const run of runs) console.log(lines.get(run));
   console.log(`matrix: all runs took ${minutes(Date.now() - t0)}${ok ? '' : '; FAILED: every run must pass with nothing skipped'}`);
   console.log(`integration: ${passed} passed, ${failed} failed`);
   return ok ? 0 : 1;

@@ -4,7 +4,7 @@
 // on this kernel when it has one, otherwise inside the QEMU guest. Never skips silently.
 //   DEVMAPPER_RIG_KERNEL  bookworm (default) | trixie | sid: the guest's kernel
 //   DEVMAPPER_RIG_UDEV    1 (default: hosts run udev) | 0: whether the guest runs systemd-udevd
-//   DEVMAPPER_TEST_MATRIX ci: several kernels and udev modes in turn (scripts/matrix.js; .ci/run)
+//   DEVMAPPER_TEST_MATRIX ci: several kernels and udev modes, two guests side by side (scripts/matrix.js; .ci/run)
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');

@@ -78,11 +78,15 @@ async function matrix(c: Case): Promise<string[]> {
     setFaultHook();
   }
   const tried: string[] = [];
+  // A fault before the commit point must leave every device as it was: the next fault then starts
+  // from that state, which proves it usable too. Only after a committed one is it set up afresh.
+  let start: Awaited<ReturnType<Case['setup']>> | undefined;
   for (const point of points) {
     {
       // At a kernel command the fault is the kernel's refusal; between other steps, a plain throw.
       const kind = /:(load|suspend|resume|create) /.test(point) ? 'refuse' : 'throw';
-      const { v, run, data = v } = await c.setup();
+      start ??= await c.setup();
+      const { v, run, data = v } = start;
       const before = world();
       const sum = deviceSum(dm.nodePath(data));
       const files = await boundFiles();
@@ -94,6 +98,7 @@ async function matrix(c: Case): Promise<string[]> {
       const label = `${point} (${kind})`;
       expect(err, label).toBeInstanceOf(OperationError);
       expect(err!.step, label).toBe(point.slice(c.op.length + 1));
+      if (err!.committed) start = undefined;
       const now = world();
       // Never a device left suspended or with an inactive table, whatever happened.
       for (const [name, d] of Object.entries(now)) expect({ name, s: d.suspended, i: d.inactive }, label).toEqual({ name, s: false, i: false });
