@@ -1,6 +1,5 @@
 // describe's human form: one "key: value" line per fact.
 import type * as ops from '../ops';
-import { hideKeys } from './output';
 
 function cowText(c: ops.CowState): string {
   const where = `${c.device} (${c.dev})${c.file ? `, file ${c.file}` : ''}`;
@@ -23,11 +22,4 @@ export function describeText(d: ops.Description): string {
   if (d.leftoverBase) rows.push(['leftover', `${d.leftoverBase} (left by an interrupted operation)`]);
   const w = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(w)} ${v}`).join('\n') + '\n';
-}
-
-/** The base's table with crypt/integrity keys zeroed, as `dmctl table` shows it. */
-export function redacted(d: ops.Description): ops.Description {
-  if (!d.base) return d;
-  const table = d.base.table.replace(/^(\d+ \d+ )(\S+)( ?)(.*)$/gm, (_m, head: string, type: string, sp: string, params: string) => `${head}${type}${sp}${hideKeys(type, params)}`);
-  return { ...d, base: { ...d.base, table } };
 }

@@ -9,7 +9,7 @@ import { json, line } from './output';
 import { followMerge } from './merge-follow';
 import { prepareTable } from './table-input';
 import { guarded } from './signals';
-import { describeText, redacted } from './describe-text';
+import { describeText } from './describe-text';
 
 type CowOpts = { cow: string; size?: bigint; chunk?: number; persistent?: 'P' | 'PO' };
 
@@ -141,7 +141,7 @@ export function registerLiveVerbs(program: Command): void {
     .description('what a device is to devmapper: plain, diverted, merging, origin or snapshot, with its COW fill level')
     .argument('<name>', 'device name')
     .action(async (name: string, _o: unknown, cmd: Command) => {
-      const d = redacted(await ops.describe(name));
+      const d = await ops.describe(name); // keys already zeroed by ops
       if (globals(cmd).json) return json(d);
       process.stdout.write(describeText(d));
     });

@@ -20,5 +20,7 @@ export type { Geometry } from './message';
 export { waitEvent } from './wait';
 export type { WaitOptions, WaitResult } from './wait';
 export { MAPPER_DIR, nodePath } from './nodes';
+export { setIoctlObserver } from './call';
+export type { IoctlSeen } from './call';
 export { UdevFlag, setUdevClassifier, udevKindOf, udevRunning } from './udev';
 export type { UdevChoice, UdevKind } from './udev';

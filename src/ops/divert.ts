@@ -2,11 +2,10 @@
 // COW store, over a hidden base device that holds V's original table (a frozen, consistent image).
 import * as dm from '../dm';
 import { flushBuffers } from '../loop';
-import { fromRawTargets, needsSecureData } from '../table';
 import { checkCowSpec, prepareCow, type CowInfo, type CowSpec } from './cow';
 import { inspect, refuseMidChange } from './describe';
 import { refusal } from './errors';
-import { devKey, infoOrNone, pathOf, tableLength } from './kernel';
+import { devKey, infoOrNone, pathOf, secureTable, tableLength } from './kernel';
 import { baseName, baseOwner, baseUuid, checkOpsName } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
 import type { SuspendChoice } from './replace';
@@ -26,15 +25,6 @@ export interface DivertInfo {
   persistent: 'P' | 'PO';
   /** How long V's I/O stood still at the switch. */
   freezeMs: number;
-}
-
-/** True when the table can hold a key (crypt): then it loads with DM_SECURE_DATA_FLAG. */
-export function secureTable(t: Parameters<typeof fromRawTargets>[0]): boolean {
-  try {
-    return needsSecureData(fromRawTargets(t, { generic: true }));
-  } catch {
-    return true;
-  }
 }
 
 /** Removes a base left behind by an interrupted operation (ours by uuid, unused). */

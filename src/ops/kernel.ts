@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import * as dm from '../dm';
 import type { DeviceInfo } from '../dm';
 import type { RawTarget } from '../native';
-import { devPath, formatDevNum, parseDevNum, resolveDevRef, type DevNum } from '../table';
+import { devPath, formatDevNum, fromRawTargets, hideTableKeys, needsSecureData, parseDevNum, resolveDevRef, type DevNum } from '../table';
 import { tokenize } from '../table/args';
 
 /** A device's dev_t as "M:m", the key the operations index devices by. */
@@ -19,12 +19,23 @@ export function infoOrNone(ref: dm.DeviceRef): DeviceInfo | undefined {
   }
 }
 
+// Tables are read with DM_SECURE_DATA_FLAG: one may hold a key, and the kernel then wipes its
+// copies. What an operation returns or throws shows a table only through hideTableKeys.
 export function liveTable(name: string): RawTarget[] {
-  return dm.tableSync(name);
+  return dm.tableSync(name, { secure: true });
 }
 
 export function inactiveTable(name: string): RawTarget[] {
-  return dm.tableSync(name, { inactive: true });
+  return dm.tableSync(name, { inactive: true, secure: true });
+}
+
+/** True when the table can hold a key (crypt, integrity): then it loads with DM_SECURE_DATA_FLAG. */
+export function secureTable(t: Parameters<typeof fromRawTargets>[0]): boolean {
+  try {
+    return needsSecureData(fromRawTargets(t, { generic: true }));
+  } catch {
+    return true;
+  }
 }
 
 const line = (t: RawTarget): string => `${t.start} ${t.length} ${t.type} ${t.params.trim()}`;
@@ -33,8 +44,9 @@ export function sameTable(a: readonly RawTarget[], b: readonly RawTarget[]): boo
   return a.length === b.length && a.every((t, i) => line(t) === line(b[i]));
 }
 
+/** A table as text for results and messages: keys zeroed. */
 export function tableText(t: readonly RawTarget[]): string {
-  return t.map((x) => `${line(x)}\n`).join('');
+  return hideTableKeys(t).map((x) => `${line(x)}\n`).join('');
 }
 
 export function tableLength(t: readonly RawTarget[]): bigint {

@@ -7,11 +7,10 @@ import { isInvalid, mergeComplete, mergeProgress, parseSnapshotStatus } from '..
 import { dropCow } from './cow';
 import { inspect, snapshotsOf, type Inspection, refuseMidChange } from './describe';
 import { refusal, refused } from './errors';
-import { devKey, infoOrNone, mountsOf, pathOf, tableLength } from './kernel';
+import { devKey, infoOrNone, mountsOf, pathOf, secureTable, tableLength } from './kernel';
 import { checkOpsName } from './naming';
 import { checkObject, checkSignal } from './options';
 import { checkLockOptions, heldLock, withLocks, type LockOptions, type LockRecord } from './lock';
-import { secureTable } from './divert';
 import { removeDevice, Tx } from './transaction';
 import { pause } from './wait';
 

@@ -8,12 +8,12 @@ import { checkName } from '../dm/validate';
 import { checkCowSpec, dropCow, prepareCow, type CowInfo, type CowSpec } from './cow';
 import { inspect, snapshotsOf, refuseMidChange } from './describe';
 import { refusal } from './errors';
-import { devKey, infoOrNone, mountsOf, pathOf, tableLength } from './kernel';
+import { devKey, infoOrNone, mountsOf, pathOf, secureTable, tableLength } from './kernel';
 import { completeMerge, inUse, lastChange, type MergeOptions, type MergeResult } from './merge';
 import { checkLockOptions, withLocks, type LockOptions } from './lock';
 import { baseName, baseUuid, checkOpsName, snapUuid } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
-import { removeLeftoverBase, secureTable } from './divert';
+import { removeLeftoverBase } from './divert';
 import { removeDevice, Tx } from './transaction';
 
 export interface SnapshotOptions extends SnapshotStoreOptions, LockOptions {

@@ -7,7 +7,7 @@ import { sleep } from '../dm/call';
 import type { RawTarget } from '../native';
 import { OperationError, type DeviceState, type OperationState } from './errors';
 import { faultPoint } from './faults';
-import { infoOrNone, liveTable, sameTable } from './kernel';
+import { infoOrNone, liveTable, sameTable, secureTable } from './kernel';
 import { newNonce } from './naming';
 import { checkNoHeldRefs, forgetHeld, resumeHeld, suspendHeld, syncHeld } from './stack';
 
@@ -46,7 +46,7 @@ async function restore(o: Original): Promise<void> {
   if (info.flags.inactivePresent) await dm.clearTable(o.name);
   let suspended = info.flags.suspended;
   if (!sameTable(liveTable(o.name), o.table!)) {
-    await dm.loadTable(o.name, o.table!, { readOnly: o.readOnly });
+    await dm.loadTable(o.name, o.table!, { readOnly: o.readOnly, secure: secureTable(o.table!) });
     if (!suspended) await suspendHeld(o.name);
     suspended = true;
   }

@@ -3,6 +3,7 @@
 // from src/index.ts, so this model loads without the native addon.
 export { TableError, type TableRule } from './errors';
 export { CryptKey } from './secret';
+export { hideKeys, hideTableKeys } from './hide-keys';
 export {
   type DevNum, type DevRef, type DevStat, type DevPathOptions,
   parseDevNum, formatDevNum, decodeDev, encodeDev, resolveDevRef, devRefToString, devRefKey, devPath,
