@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import * as ops from '../ops';
 import { globals, intArg, sizeArg, tableText } from './args';
-import { usage } from './exit';
+import { CliError, Exit, usage } from './exit';
 import { json, line } from './output';
 import { followMerge } from './merge-follow';
 import { prepareTable } from './table-input';
@@ -134,6 +134,19 @@ export function registerLiveVerbs(program: Command): void {
       const r = await followMerge(name, 'rollback', o, (x) => ops.rollback(name, { ...x, force: !!o.force, lockTimeoutMs: lockMs(o) }));
       if (globals(cmd).json) return json(r);
       line(r.state === 'done' ? `${r.name}: rolled back to ${name}` : `${r.name}: rolling back in the kernel; 'dmctl merge ${r.name}' follows and finishes it`);
+    });
+
+  lockOption(program
+    .command('recover'))
+    .description('after a reboot or a killed dmctl: rebuild, finish or undo every recorded arrangement (diverted and merging devices); changes nothing the second time')
+    .option('--wait', 'wait for a merge it resumes or finds running, and finish it')
+    .action(async (o: LockOpt & { wait?: boolean }, cmd: Command) => {
+      const reports = await ops.recover({ wait: !!o.wait, lockTimeoutMs: lockMs(o) });
+      if (globals(cmd).json) json(reports);
+      else if (!reports.length) line('nothing to recover');
+      else for (const r of reports) line(`${r.device}: ${r.state}${r.error ? ` (${r.error})` : ''}; found ${r.found}${r.did.length ? `; ${r.did.join('; ')}` : ''}`);
+      const refused = reports.filter((r) => r.state === 'refused');
+      if (refused.length) throw new CliError(`${refused.map((r) => r.device).join(', ')} could not be recovered; nothing of ${refused.length === 1 ? 'it' : 'them'} was changed`, Exit.OPERATION);
     });
 
   program

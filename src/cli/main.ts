@@ -34,10 +34,15 @@ export function buildProgram(): Command {
     .option('--json', 'print machine-readable JSON on stdout')
     .option('--debug', 'show the stack of an error')
     .option('-v, --verbose', 'say on stderr what is being done')
+    .option('--state-dir <dir>', 'where the records of live arrangements are kept (default /var/lib/devmapper, or DEVMAPPER_STATE_DIR)')
     .showSuggestionAfterError()
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`dmctl: ${str.replace(/^error: /, '')}`) })
-    .addHelpText('after', EXIT_HELP);
+    .addHelpText('after', EXIT_HELP)
+    .hook('preAction', (cmd) => {
+      const dir = (cmd.opts() as { stateDir?: string }).stateDir;
+      if (dir) process.env.DEVMAPPER_STATE_DIR = dir;
+    });
   registerQueryVerbs(program);
   registerChangeVerbs(program);
   registerLoopVerbs(program);

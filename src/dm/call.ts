@@ -20,7 +20,7 @@ export function setIoctlObserver(fn?: (seen: IoctlSeen) => void): void {
   observer = fn;
 }
 
-function observe(cmd: DmCmd, req: RawRequest): void {
+export function observe(cmd: DmCmd, req: RawRequest): void {
   if (!observer) return;
   const types = req.targets?.map((t) => t.type);
   observer({ cmd: DmCmd[cmd], ...(req.name ? { name: req.name } : {}), flags: req.flags ?? 0, secure: !!req.secure, ...(types ? { types } : {}) });

@@ -1,7 +1,7 @@
 import { callerStack, fromNative } from '../errors';
 import { DmCmd, native } from '../native';
 import type { RawRequest } from '../native';
-import { callAsync } from './call';
+import { callAsync, observe } from './call';
 import { addressOf } from './device';
 import type { Address, DeviceRef } from './device';
 import { DmFlag } from './flags';
@@ -65,6 +65,7 @@ export async function suspendSequence(steps: readonly SuspendStep[], o: SuspendO
     beforeResume(s.a, s.eventNr); // a failed step leaves the rest to the caller's rollback
   }
   const reqs: [DmCmd, RawRequest][] = run.map((s) => [DmCmd.DEV_SUSPEND, { ...s.a.fields, flags: s.suspend ? suspendFlags(o) : 0, eventNr: s.eventNr }]);
+  for (const [cmd, req] of reqs) observe(cmd, req);
   const r = await native.dmIoctlSequence(reqs);
   if (r.failedAt >= 0) {
     const s = run[r.failedAt];

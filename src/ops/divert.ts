@@ -10,6 +10,7 @@ import { baseName, baseOwner, baseUuid, checkOpsName } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
 import type { SuspendChoice } from './replace';
 import { removeDevice, Tx } from './transaction';
+import { headSum, markOperation, newDivertRecord, refuseInterrupted, removeDivertRecord, writeDivertRecord } from './record';
 import { checkLockOptions, withLocks, type LockOptions } from './lock';
 
 export interface DivertOptions extends SnapshotStoreOptions, SuspendChoice, LockOptions {
@@ -57,11 +58,18 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
       const d = await inspect(name);
       if (d.state !== 'plain') throw refusal(`${name} is ${d.state}, not plain: it cannot be diverted`, 'EBUSY');
       refuseMidChange(d, name);
+      refuseInterrupted(name, d.state);
       return d;
     });
     if (d.leftoverBase) await removeLeftoverBase(tx, name);
-    const cow = await prepareCow(tx, cowPlan, { serves: name, chunkSectors: chunk });
     const base = baseName(name);
+    // Durable before the first change: a crash from here on is finished or undone from it.
+    const record = newDivertRecord({
+      name, uuid: d.info.uuid, readOnly: d.info.flags.readOnly, table: d.table, base: { name: base, uuid: baseUuid(name, tx.nonce) },
+      cow: cowPlan.kind === 'file' ? { file: cowPlan.file } : { device: cowPlan.path }, chunkSectors: chunk, persistent: store,
+    });
+    await tx.step('write record', async () => writeDivertRecord(record), async () => removeDivertRecord(name));
+    const cow = await prepareCow(tx, cowPlan, { serves: name, chunkSectors: chunk });
     const secure = secureTable(d.table);
     await tx.create('base', base, baseUuid(name, tx.nonce), { readOnly: true });
     await tx.load('base', base, d.table, { readOnly: true, secure });
@@ -72,6 +80,7 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
     const freezeMs = await tx.freeze([{ role: 'V', name }], { noflush: o.noflush, skipLockfs: o.skipLockfs });
     tx.commit();
     await tx.cleanup('flush base page cache', () => flushBuffers(pathOf(b)));
+    await tx.cleanup('commit record', async () => markOperation(name, undefined, { baseHead: headSum(b) }));
     // The table holds the loop device now; the descriptor that kept it bound goes, whatever happens.
     tx.afterCommit(() => cow.release());
     await tx.cleanup('release cow', () => cow.release());

@@ -71,4 +71,7 @@ export { BASE_SUFFIX, BASE_UUID_PREFIX, SNAP_UUID_PREFIX, baseName, baseUuid, sn
 export { createSnapshot, removeSnapshot, rollback } from './snapshots';
 export type { SnapshotOptions, SnapshotInfo, RollbackOptions } from './snapshots';
 export { watchCow, growCow, CowWatcher } from './monitor';
+export { recover, recoverDevice } from './recover';
+export type { RecoverOptions, RecoverReport } from './recover';
+export type { DivertRecord, CowRecord } from './record';
 export type { CowEvent, GrowPolicy, WatchCowOptions, GrowResult } from './monitor';

@@ -12,6 +12,12 @@ import { checkOpsName } from './naming';
 import { checkObject, checkSignal } from './options';
 import { checkLockOptions, heldLock, withLocks, type LockOptions, type LockRecord } from './lock';
 import { removeDevice, Tx } from './transaction';
+import { markOperation, refuseInterrupted, removeDivertRecord, type RecordedOperation } from './record';
+
+/** Marks `op` in flight in V's record before its switch; a rollback clears the mark. */
+function recordStep(tx: Tx, name: string, op: RecordedOperation): Promise<void> {
+  return tx.step('write record', async () => markOperation(name, op), async () => markOperation(name, undefined));
+}
 import { pause } from './wait';
 
 export interface MergeProgress {
@@ -119,6 +125,7 @@ async function startMerge(name: string): Promise<void> {
       refuseMidChange(d, name);
       if (d.persistent === 'N') throw refusal('a transient (N) COW cannot be merged', 'EINVAL');
       if (d.cow!.status.state !== 'active') throw refusal(`the COW is ${d.cow!.status.state}: nothing can be merged`, 'EIO');
+      refuseInterrupted(name, d.state);
       return d;
     });
     const base = d.baseInfo!;
@@ -129,9 +136,11 @@ async function startMerge(name: string): Promise<void> {
     }
     const t = { start: 0n, length: tableLength(d.table), type: 'snapshot-merge', params: `${devKey(base)} ${d.cow!.dev} ${d.persistent} ${d.chunkSectors}` };
     await tx.load('V', name, [t], { readOnly: d.info.flags.readOnly });
+    await recordStep(tx, name, 'merge');
     // V's old snapshot table is suspended before the merging table resumes (exception handover).
     await tx.freeze([{ role: 'V', name }]);
     tx.commit();
+    await tx.cleanup('commit record', async () => markOperation(name, undefined, { state: 'merging' }));
   });
 }
 
@@ -182,6 +191,7 @@ async function finishMergeTx(name: string): Promise<void> {
       if (d.state !== 'merging') throw refusal(`${name} is ${d.state}, not merging`, 'EINVAL');
       if (!d.merge!.complete) throw refusal(`the merge of ${name} has not finished`, 'EBUSY');
       refuseMidChange(d, name);
+      refuseInterrupted(name, d.state);
       return { d, others: await snapshotsOf(d.baseInfo!) };
     });
     const base = d.baseInfo!;
@@ -189,12 +199,14 @@ async function finishMergeTx(name: string): Promise<void> {
       ? [{ start: 0n, length: tableLength(d.table), type: 'snapshot-origin', params: devKey(base) }]
       : d.baseTable!;
     await tx.load('V', name, next, { readOnly: d.info.flags.readOnly, secure: secureTable(next) });
+    await recordStep(tx, name, 'finish-merge');
     await tx.freeze([{ role: 'V', name }]);
     tx.commit();
     // The COW file first: a base left behind is found and removed by the next operation on V, a
-    // file is not.
+    // file is not. The record last: until it goes, recover knows what is left to do.
     await tx.cleanup('drop cow', () => dropCow(d.cow!));
     if (!others.length) await tx.cleanup('remove base', () => removeDevice(base.name));
+    await tx.cleanup('remove record', async () => removeDivertRecord(name));
   });
 }
 
@@ -217,9 +229,11 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
       refuseMidChange(d, name);
       const busy = inUse(d);
       if (busy && !o.force) throw refusal(`${name} is ${busy}: unmount it first, or pass force`, 'EBUSY');
+      refuseInterrupted(name, d.state);
       return d;
     });
     await tx.load('V', name, d.baseTable!, { readOnly: d.info.flags.readOnly, secure: secureTable(d.baseTable!) });
+    await recordStep(tx, name, 'discard');
     await tx.freeze([{ role: 'V', name }]);
     tx.commit();
     // Whoever still holds V open must not read pages cached from the writes just dropped. A mounted
@@ -227,5 +241,6 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
     if (!mountsOf(d.info).length) await tx.cleanup('flush V page cache', () => flushBuffers(pathOf(d.info)));
     await tx.cleanup('drop cow', () => dropCow(d.cow!));
     await tx.cleanup('remove base', () => removeDevice(d.baseInfo!.name));
+    await tx.cleanup('remove record', async () => removeDivertRecord(name));
   }));
 }

@@ -1,7 +1,9 @@
 // dm devices for integration tests. Every test device is named dmtest-<pid>-<tag>, so a sweep
 // can find and remove leftovers of a crashed run without touching anyone else's devices.
 import fs from 'node:fs';
+import path from 'node:path';
 import * as dm from '../../src/dm';
+import { recordFiles } from '../../src/records';
 
 export const PREFIX = 'dmtest-';
 
@@ -37,5 +39,10 @@ export async function sweep(prefix = PREFIX): Promise<string[]> {
   const live = new Set(left);
   for (const entry of fs.existsSync(dm.MAPPER_DIR) ? fs.readdirSync(dm.MAPPER_DIR) : [])
     if (entry.startsWith(prefix) && !live.has(entry)) fs.rmSync(dm.nodePath(entry), { force: true });
+  // The durable records of the devices gone: a later test reuses their names.
+  for (const file of recordFiles()) {
+    const name = path.basename(file, '.json');
+    if (name.startsWith(prefix) && !live.has(name)) fs.rmSync(file, { force: true });
+  }
   return left;
 }

@@ -52,8 +52,14 @@ describe('replace', () => {
   it('takes table text and noflush / skip-lockfs', async () => {
     const l = await loop(8 * MiB);
     const v = await device('v', [lin(l.path, 4096)]);
+    const suspends: number[] = [];
+    dm.setIoctlObserver((s) => s.cmd === 'DEV_SUSPEND' && s.name === v && suspends.push(s.flags));
     const r = await replace(v, `0 4096 linear ${l.major}:${l.minor} 2048\n`, { noflush: true, skipLockfs: true });
-    expect(r.freezeMs).toBeGreaterThanOrEqual(0);
+    dm.setIoctlObserver();
+    expect(r.freezeMs).toBeGreaterThan(0);
+    // The suspend asked for both; the resume (no SUSPEND flag) for neither.
+    const want = dm.DmFlag.SUSPEND | dm.DmFlag.NOFLUSH | dm.DmFlag.SKIP_LOCKFS;
+    expect(suspends.map((f) => f & want)).toEqual([want, 0]);
     expect(dm.tableSync(v)[0].params).toBe(`${l.major}:${l.minor} 2048`);
   });
 
