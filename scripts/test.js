@@ -67,7 +67,11 @@ function main() {
   const rig = spawnSync(process.execPath, [path.join(__dirname, 'rig', 'run.js'), '--',
     process.execPath, path.join(__dirname, 'test.js'), '--in-guest', ...filters], { cwd: ROOT, stdio: 'inherit' });
   if (rig.status !== 0) console.error('integration: FAILED (in the guest, or the guest could not be started)');
-  return rig.status === 0 ? 0 : 1;
+  if (rig.status !== 0 || filters.length) return rig.status === 0 ? 0 : 1;
+  // The whole suite also runs the crash test: three boots of a guest, reset twice on purpose.
+  const crash = spawnSync(process.execPath, [path.join(__dirname, 'rig', 'crash.js')], { cwd: ROOT, stdio: 'inherit' });
+  console.log(`integration: crash test (3 boots, 2 hard resets) ${crash.status === 0 ? 'passed' : 'FAILED'}`);
+  return crash.status === 0 ? 0 : 1;
 }
 
 module.exports = { RESULT_MARK, vitest };

@@ -49,8 +49,12 @@ function writeCommand(runDir, cmd, cwd, suite) {
   fs.writeFileSync(path.join(runDir, 'cmd.sh'), `${script}\n`);
 }
 
+// DEVMAPPER_RIG_SCRATCH=<file>: the scratch disk outlives the guest (made on first use, kept after),
+// so that one test can run over several boots on the same disk (scripts/rig/crash.js).
 function makeScratch(runDir) {
-  const img = path.join(runDir, 'scratch.img');
+  const kept = process.env.DEVMAPPER_RIG_SCRATCH;
+  if (kept && fs.existsSync(kept)) return kept;
+  const img = kept || path.join(runDir, 'scratch.img');
   fs.closeSync(fs.openSync(img, 'w'));
   fs.truncateSync(img, 16 * 1024 ** 3);
   execFileSync('mkfs.ext4', ['-q', '-F', '-E', 'lazy_itable_init=1,lazy_journal_init=1', img], { stdio: 'ignore' });
@@ -74,7 +78,9 @@ function qemuArgs({ kernel, initrd, runDir, scratch, mem, accel }) {
 // two vCPUs on a loaded host). No start marker by then: the boot is killed and tried once more.
 const BOOT_SECONDS = Number(process.env.DEVMAPPER_RIG_BOOT_SECONDS) || 180;
 
-async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd(), kernel: suite } = {}) {
+/** Runs `cmd` in a fresh guest; resolves with its exit code. `resetOk`: a guest that the command
+ *  hard-resets on purpose (it writes /rig/reset first) counts as exit 0. */
+async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd(), kernel: suite, resetOk = false } = {}) {
   const qemu = ensureQemu();
   const kernel = ensureKernel(kernelSuite(suite));
   const initrd = buildInitramfs({ kernel, busybox: ensureBusybox(), cacheDir: CACHE });
@@ -92,6 +98,10 @@ async function runInGuest(cmd, { timeout = 3600, mem = 4096, cwd = process.cwd()
       if (attempt === 2) return 1;
     }
     const rcFile = path.join(runDir, 'rc');
+    if (!fs.existsSync(rcFile) && resetOk && fs.existsSync(path.join(runDir, 'reset'))) {
+      log('the guest was reset by its command, as it meant to');
+      return 0;
+    }
     if (!fs.existsSync(rcFile)) {
       const insmod = path.join(runDir, 'insmod.log');
       if (fs.existsSync(insmod)) process.stderr.write(fs.readFileSync(insmod, 'utf8'));
