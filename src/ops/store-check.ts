@@ -12,6 +12,7 @@ import * as loop from '../loop';
 import { decodeDev, formatDevNum, parseDevNum, type DevNum } from '../table';
 import { mounts, swaps } from './mounts';
 import { pathOf } from './kernel';
+import { listDir, readTrimmed } from '../sysfs';
 
 export type StoreProblem = 'missing' | 'not-block-device' | 'in-stack' | 'mounted' | 'swap' | 'claimed' | 'open' | 'too-small';
 
@@ -57,21 +58,8 @@ export interface CheckedStore {
 const key = formatDevNum;
 const sys = (k: string, ...rest: string[]): string => path.join('/sys/dev/block', k, ...rest);
 
-function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function list(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
+const read = readTrimmed;
+const list = listDir;
 
 /** "M:m" of a kernel block device name (dm-3, loop0p1). */
 const keyOfName = (name: string): string | undefined => read(`/sys/class/block/${name}/dev`);

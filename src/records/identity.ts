@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { formatDevNum, parseDevNum, type DevNum } from '../table';
+import { listDir, readTrimmed } from '../sysfs';
 
 export type DeviceIdentity =
   | { kind: 'loop'; file: string; offset: string; sizeLimit: string; sectors: string }
@@ -19,21 +20,8 @@ export interface Roots {
   dev?: string;
 }
 
-function read(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function list(dir: string): string[] {
-  try {
-    return fs.readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
-}
+const read = readTrimmed;
+const list = (dir: string): string[] => listDir(dir).sort();
 
 /** The device cannot be named stably (or found again): why, in words. */
 export class IdentityError extends Error {

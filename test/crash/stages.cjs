@@ -66,6 +66,15 @@ function checkFiles(prefix, n, bytes) {
   say(`${n} files ${prefix}-* intact`);
 }
 
+const BULK = 40 * 1024 * 1024;
+
+/** Every file fsync'd before the first reset, and the bulk file of the second boot. */
+function checkWritten(bulk) {
+  checkFiles('before', 20);
+  checkFiles('after', 20);
+  if (bulk) checkFiles('bulk', 1, BULK);
+}
+
 /** A hard reset with nothing synced or unmounted; tells the rig that it was meant. */
 function reset() {
   fs.writeFileSync('/rig/reset', `${stage}\n`);
@@ -102,9 +111,8 @@ async function two() {
   say(`recover: ${JSON.stringify(reports)}`);
   if (reports.length !== 1 || reports[0].state !== 'diverted') fail('the volume did not come back diverted');
   mount();
-  checkFiles('before', 20);
-  checkFiles('after', 20);
-  writeFiles('bulk', 1, 40 * 1024 * 1024);
+  checkWritten(false);
+  writeFiles('bulk', 1, BULK);
   await ops.merge(V, { wait: false });
   const s = (await ops.describe(V)).merge;
   say(`merge started (${s && s.complete ? 'already complete' : 'in progress'})`);
@@ -117,9 +125,7 @@ async function three() {
   if (reports.length !== 1 || reports[0].state !== 'plain') fail('the merge was not finished');
   // Mounting replays the journal of the filesystem the reset cut off; then it must be clean.
   mount();
-  checkFiles('before', 20);
-  checkFiles('after', 20);
-  checkFiles('bulk', 1, 40 * 1024 * 1024);
+  checkWritten(true);
   sh('umount', [MNT]);
   let fsck;
   try {
