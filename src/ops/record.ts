@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type { RawTarget } from '../native';
 import { describeIdentity, identify, readJson, recordFile, removeDurably, writeDurably, type DeviceIdentity } from '../records';
-import { parseDevNum, resolveDevRef, type DevNum } from '../table';
+import { resolveDevRef, type DevNum } from '../table';
 import { refusal } from './errors';
 import { devKey, pathOf, secureTable, tableRefs, tableText } from './kernel';
 
@@ -174,5 +174,3 @@ export function refuseInterrupted(name: string, kernelState: string): void {
 export function whereRecorded(id: DeviceIdentity | { unstable: string }): string {
   return 'unstable' in id ? `a device with no stable name (${id.unstable})` : describeIdentity(id);
 }
-
-export const parseKey = (k: string): DevNum => parseDevNum(k)!;

@@ -5,18 +5,16 @@
 import fs from 'node:fs';
 import * as dm from '../dm';
 import * as loop from '../loop';
-import { recordFiles, strayTemporaries, stateDir, readJson } from '../records';
-import { locate, type DeviceIdentity } from '../records';
+import { locate, readJson, recordFiles, strayTemporaries, type DeviceIdentity } from '../records';
 import type { RawTarget } from '../native';
 import { refusal } from './errors';
-import { devKey, infoOrNone, liveTable, secureTable, tableLength } from './kernel';
+import { devKey, infoOrNone, liveTable, mountsOf, secureTable, tableLength } from './kernel';
 import { inspect } from './describe';
 import { finishMerge, merge } from './merge';
 import { withLocks, type LockOptions } from './lock';
 import { baseOwner, baseUuid, BASE_UUID_PREFIX } from './naming';
 import { cowWasLoaded, headSum, identities, readDivertRecord, removeDivertRecord, whereRecorded, writeDivertRecord, type DivertRecord } from './record';
 import { removeDevice, Tx } from './transaction';
-import { mountsOf } from './kernel';
 
 export interface RecoverOptions extends LockOptions {
   /** Wait for a merge that recover resumes or finds running, and finish it (default: leave it
