@@ -4,7 +4,7 @@
 // base, a file on its own filesystem, too small, not a block device. Each time: a StoreError (the
 // right code) at step 'check cow', no device added or changed, the candidate's first 4 KiB as they
 // were, and the origin's data intact (a live ext4 with a writer, fsck clean; checksums).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -235,9 +235,11 @@ describe('a COW store for a snapshot of an origin', () => {
   });
 });
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe('partitions', () => {
   /** An MBR with two primary partitions (start, sectors). */
-  function partition(dev: string, parts: [number, number][]): void {
+  async function partition(dev: string, parts: [number, number][]): Promise<void> {
     const mbr = Buffer.alloc(512);
     parts.forEach(([start, sectors], i) => {
       const e = 446 + i * 16;
@@ -250,12 +252,19 @@ describe('partitions', () => {
     fs.writeSync(fd, mbr, 0, 512, 0);
     fs.fsyncSync(fd);
     fs.closeSync(fd);
-    execFileSync('blockdev', ['--rereadpt', dev]);
+    // Closing a written disk makes udev probe it (its watch), and a re-read fails with EBUSY while
+    // the probe has it open: try again for a bounded time.
+    for (let tries = 1; ; tries++) {
+      const r = spawnSync('blockdev', ['--rereadpt', dev], { encoding: 'utf8' });
+      if (r.status === 0) return;
+      if (tries >= 50 || !/busy/i.test(r.stderr)) throw new Error(`blockdev --rereadpt ${dev}: ${r.stderr}`);
+      await sleep(100);
+    }
   }
 
   it('the whole disk of a partition under it and a partition of a disk under it are refused; another partition is taken', async () => {
     const p = await disk(16 * MiB, true);
-    partition(p.path, [[2048, 8192], [10240, 20480]]);
+    await partition(p.path, [[2048, 8192], [10240, 20480]]);
     const [p1, p2] = [`${p.path}p1`, `${p.path}p2`];
     for (let i = 0; i < 50 && !fs.existsSync(p2); i++) await new Promise((r) => setTimeout(r, 50));
     const onPart = await linear('p1', p1, 8192);
