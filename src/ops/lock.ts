@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { native } from '../native';
+import { fileNameOf } from '../records';
 import { pause } from './wait';
 
 /** Default bound on the wait for a lock. */
@@ -62,7 +63,7 @@ export function lockDir(): string {
 
 /** The lock file of a device: its name, with '%' and anything a file name should not hold escaped. */
 export function lockFile(device: string): string {
-  return path.join(lockDir(), `${device.replace(/[^A-Za-z0-9._+:=@#-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}.lock`);
+  return path.join(lockDir(), `${fileNameOf(device)}.lock`);
 }
 
 /** Checks the lock options an operation was given; returns the timeout to use. */

@@ -14,9 +14,14 @@ export function stateDir(): string {
 
 const SUFFIX = '.json';
 
-/** A record's file: the device's name, with anything a file name should not hold escaped. */
+/** A device name as a file name: '%' and anything a file name should not hold escaped as %xx. */
+export function fileNameOf(device: string): string {
+  return device.replace(/[^A-Za-z0-9._+:=@#-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A record's file: the device's name, escaped. */
 export function recordFile(device: string, dir = stateDir()): string {
-  return path.join(dir, `${device.replace(/[^A-Za-z0-9._+:=@#-]/g, (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}${SUFFIX}`);
+  return path.join(dir, `${fileNameOf(device)}${SUFFIX}`);
 }
 
 /** A record file that cannot be read as one: named, so that a person can look at it. */
