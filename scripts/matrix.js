@@ -95,6 +95,7 @@ async function runMatrix(name) {
   const unitTime = Date.now() - t0;
   prepare(runs);
   const lines = new Map();
+  const failures = [];
   let passed = 0;
   let failed = 0;
   let ok = true;
@@ -106,6 +107,7 @@ async function runMatrix(name) {
       if (!r || code !== 0 || r.failed > 0 || r.skipped > 0) ok = false;
       passed += r?.passed ?? 0;
       failed += r?.failed ?? 0;
+      for (const f of r?.failures ?? []) failures.push(`[${label(run)}] ${f}`);
       lines.set(run, r
         ? `matrix: ${what}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${minutes(Date.now() - start)})`
         : `matrix: ${what}: the guest gave no result, exit ${code} (${minutes(Date.now() - start)})`);
@@ -113,6 +115,7 @@ async function runMatrix(name) {
   }));
   console.log(`\nmatrix: unit tests (${minutes(unitTime)}); integration runs:`);
   for (const run of runs) console.log(lines.get(run));
+  for (const f of failures) console.log(`matrix: FAILED ${f}`);
   console.log(`matrix: all runs took ${minutes(Date.now() - t0)}${ok ? '' : '; FAILED: every run must pass with nothing skipped'}`);
   console.log(`integration: ${passed} passed, ${failed} failed`);
   return ok ? 0 : 1;

@@ -33,6 +33,21 @@ function dmIoctlVersion() {
   }
 }
 
+/** Each failed test as "file > name: first line of its error", so a log's last lines say what broke. */
+function failedTests(report) {
+  const out = [];
+  for (const file of report.testResults ?? []) {
+    const failedIn = (file.assertionResults ?? []).some((t) => t.status === 'failed');
+    if (file.status === 'failed' && !failedIn) out.push(`${path.relative(ROOT, file.name)}: ${String(file.message ?? '').split('\n')[0].slice(0, 300)}`);
+    for (const t of file.assertionResults ?? []) {
+      if (t.status !== 'failed') continue;
+      const why = String(t.failureMessages?.[0] ?? '').split('\n')[0].slice(0, 300);
+      out.push(`${path.relative(ROOT, file.name)} > ${t.fullName}: ${why}`);
+    }
+  }
+  return out;
+}
+
 function summarise(reportFile, where) {
   const r = JSON.parse(fs.readFileSync(reportFile, 'utf8'));
   const skipped = r.numPendingTests + r.numTodoTests;
@@ -41,7 +56,9 @@ function summarise(reportFile, where) {
   console.log(`\nintegration: ${ran} tests ran against a real device-mapper (${where}, dm ioctl ${dmIoctlVersion()}, udev ${udev}); ${skipped} skipped`);
   console.log(`integration: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);
   if (skipped > 0) console.log('integration: a skipped integration test proves nothing: failing the run');
-  console.log(`${RESULT_MARK} ${JSON.stringify({ release: os.release(), udev, passed: r.numPassedTests, failed: r.numFailedTests, skipped })}`);
+  const failures = failedTests(r);
+  for (const f of failures) console.log(`integration: FAILED ${f}`);
+  console.log(`${RESULT_MARK} ${JSON.stringify({ release: os.release(), udev, passed: r.numPassedTests, failed: r.numFailedTests, skipped, failures })}`);
   return r.numFailedTests === 0 && skipped === 0 && ran > 0 && r.success;
 }
 
@@ -74,7 +91,7 @@ function main() {
   return crash.status === 0 ? 0 : 1;
 }
 
-module.exports = { RESULT_MARK, vitest };
+module.exports = { RESULT_MARK, vitest, failedTests };
 
 if (require.main === module) {
   const rc = main();
