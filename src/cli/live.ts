@@ -34,10 +34,10 @@ function cowOptions(cmd: Command): Command {
     .addOption(new Option('--persistent <P|PO>', 'COW store kind').choices(['P', 'PO']));
 }
 
-type LockOpt = { lockTimeout?: number };
+export type LockOpt = { lockTimeout?: number };
 
 /** --lock-timeout SECONDS: how long to wait while another operation holds the device (exit 5 after). */
-function lockOption(cmd: Command): Command {
+export function lockOption(cmd: Command): Command {
   return cmd.option('--lock-timeout <seconds>', `how long to wait for another operation on the device (default ${ops.DEFAULT_LOCK_TIMEOUT_MS / 1000}; 0: do not wait)`, (v: string) => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw usage(`--lock-timeout must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
@@ -45,7 +45,7 @@ function lockOption(cmd: Command): Command {
   });
 }
 
-const lockMs = (o: LockOpt): number | undefined => (o.lockTimeout === undefined ? undefined : Math.round(o.lockTimeout * 1000));
+export const lockMs = (o: LockOpt): number | undefined => (o.lockTimeout === undefined ? undefined : Math.round(o.lockTimeout * 1000));
 
 function waitOptions(cmd: Command): Command {
   return lockOption(cmd)

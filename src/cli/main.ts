@@ -6,6 +6,7 @@ import { registerQueryVerbs } from './dmsetup-query';
 import { errorLine, Exit, exitCodeOf } from './exit';
 import { registerLiveVerbs } from './live';
 import { registerLoopVerbs } from './loop';
+import { registerMonitorVerbs } from './monitor';
 
 const pkg = require('../../package.json') as { version: string };
 
@@ -47,6 +48,7 @@ export function buildProgram(): Command {
   registerChangeVerbs(program);
   registerLoopVerbs(program);
   registerLiveVerbs(program);
+  registerMonitorVerbs(program);
   return program;
 }
 

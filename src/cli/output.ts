@@ -18,9 +18,9 @@ export function line(text = ''): void {
 
 const BIG = '\u0000big:';
 
-/** JSON with two-space indent; bigints come out as plain JSON numbers, every digit kept. */
-export function toJson(value: unknown): string {
-  const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${BIG}${v}` : v), 2);
+/** JSON with two-space indent (or `space`); bigints come out as plain JSON numbers, every digit kept. */
+export function toJson(value: unknown, space: number = 2): string {
+  const text = JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? `${BIG}${v}` : v), space);
   // JSON.stringify escapes the marker's NUL; no string from the kernel or the user holds a NUL.
   return text.replace(/"\\u0000big:(-?\d+)"/g, '$1');
 }

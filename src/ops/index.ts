@@ -26,6 +26,11 @@
 //       -> CowWatcher: EventEmitter of CowEvent ('fill' | 'warning' | 'grown' | 'invalid' | 'overflow' |
 //          'merge-failed' | 'unknown' | 'error' | 'end', also 'event' for each), async-iterable, stop(), done
 //   growCow(name, newSize) -> GrowResult { bytes, totalSectors }
+//   monitor({ names?, thresholds?, grow?, rescanMs?, signal? }) -> Monitor: a CowWatcher for every
+//       diverted device, snapshot and merging device (found again each rescan), events as MonitorEvent
+//   recover({ wait? }) -> RecoverReport[] { device, found, did[], state, error? }: every recorded
+//       arrangement (diverted, merging, origin with snapshots) rebuilt after a reboot, or settled,
+//       finished or undone after a killed operation (records: <DEVMAPPER_STATE_DIR>/<device>.json)
 //
 // Errors: validation -> TypeError / RangeError before anything changes. Anything later ->
 // OperationError { operation, step, code?, cause, state: { asBefore, devices: DeviceState[], notes },
@@ -71,7 +76,10 @@ export { BASE_SUFFIX, BASE_UUID_PREFIX, SNAP_UUID_PREFIX, baseName, baseUuid, sn
 export { createSnapshot, removeSnapshot, rollback } from './snapshots';
 export type { SnapshotOptions, SnapshotInfo, RollbackOptions } from './snapshots';
 export { watchCow, growCow, CowWatcher } from './monitor';
+export { monitor, Monitor } from './keep-watch';
+export type { MonitorOptions, MonitorEvent } from './keep-watch';
 export { recover, recoverDevice } from './recover';
 export type { RecoverOptions, RecoverReport } from './recover';
 export type { DivertRecord, CowRecord } from './record';
+export type { OriginRecord, SnapRecord } from './origin-record';
 export type { CowEvent, GrowPolicy, WatchCowOptions, GrowResult } from './monitor';

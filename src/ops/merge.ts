@@ -12,12 +12,10 @@ import { checkOpsName } from './naming';
 import { checkObject, checkSignal } from './options';
 import { checkLockOptions, heldLock, withLocks, type LockOptions, type LockRecord } from './lock';
 import { removeDevice, Tx } from './transaction';
-import { markOperation, refuseInterrupted, removeDivertRecord, type RecordedOperation } from './record';
+import { markOperation, readRecord, recordStep, refuseInterrupted, removeDivertRecord } from './record';
+import { mergeEndedInRecord } from './origin-record';
 
 /** Marks `op` in flight in V's record before its switch; a rollback clears the mark. */
-function recordStep(tx: Tx, name: string, op: RecordedOperation): Promise<void> {
-  return tx.step('write record', async () => markOperation(name, op), async () => markOperation(name, undefined));
-}
 import { pause } from './wait';
 
 export interface MergeProgress {
@@ -206,7 +204,7 @@ async function finishMergeTx(name: string): Promise<void> {
     // file is not. The record last: until it goes, recover knows what is left to do.
     await tx.cleanup('drop cow', () => dropCow(d.cow!));
     if (!others.length) await tx.cleanup('remove base', () => removeDevice(base.name));
-    await tx.cleanup('remove record', async () => removeDivertRecord(name));
+    await tx.cleanup('remove record', async () => (readRecord(name)?.kind === 'origin' ? mergeEndedInRecord(name) : removeDivertRecord(name)));
   });
 }
 

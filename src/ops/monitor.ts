@@ -5,6 +5,7 @@
 // (a status read costs tens of microseconds); both stop at once on stop() or the AbortSignal.
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import path from 'node:path';
 import * as dm from '../dm';
 import * as loop from '../loop';
 import { parseSnapshotStatus, percentFull, type SnapshotStatus } from '../table';
@@ -14,12 +15,16 @@ import { refusal } from './errors';
 import { checkName } from '../dm/validate';
 import { checkSignal } from './options';
 import { Tx } from './transaction';
+import { refuseInterrupted } from './record';
 import { checkLockOptions, withLocks, type LockOptions } from './lock';
 
 export type CowEvent =
   | { type: 'fill'; percent: number; allocated: bigint; total: bigint }
   | { type: 'warning'; threshold: number; percent: number }
-  | { type: 'grown'; fromBytes: bigint; toBytes: bigint; percent: number }
+  /** `tookMs`: from the status read that called for growth to the kernel seeing the new size. */
+  | { type: 'grown'; fromBytes: bigint; toBytes: bigint; percent: number; tookMs: number }
+  /** Growth is due but the file's filesystem has no room for it (said once until it has). */
+  | { type: 'cannot-grow'; percent: number; reason: string }
   | { type: 'invalid' | 'overflow' | 'merge-failed' | 'unknown'; status: SnapshotStatus }
   | { type: 'error'; error: Error }
   | { type: 'end' };
@@ -53,6 +58,29 @@ function cowStatus(name: string): SnapshotStatus {
   return parseSnapshotStatus(dm.statusSync(name)[0]?.params ?? 'Unknown');
 }
 
+/** The COW store's status; undefined once the device is gone or holds no snapshot table. */
+function storeStatus(name: string): SnapshotStatus | undefined {
+  let t;
+  try {
+    t = dm.statusSync(name)[0];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
+    throw err;
+  }
+  return t?.type === 'snapshot' || t?.type === 'snapshot-merge' ? parseSnapshotStatus(t.params) : undefined;
+}
+
+/** Free bytes on the filesystem holding `file` (for an unprivileged user, as root's reserve is
+ *  not the COW's to take); undefined when it cannot be read. */
+function freeBytes(file: string): bigint | undefined {
+  try {
+    const s = fs.statfsSync(path.dirname(file), { bigint: true });
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
 function diverted(d: Inspection): boolean {
   return d.state === 'diverted' || d.state === 'snapshot' || d.state === 'merging';
 }
@@ -75,6 +103,7 @@ export async function growCow(name: string, newSize: bigint | number | string, o
       const d = await inspect(name);
       if (!diverted(d)) throw refusal(`${name} is ${d.state}: it has no COW store`, 'EINVAL');
       if (!d.cow!.file) throw refusal(`the COW of ${name} is not file-backed`, 'EINVAL');
+      refuseInterrupted(name, d.state);
       const size = BigInt(fs.statSync(d.cow!.file).size);
       if (bytes <= size) throw new RangeError(`newSize ${bytes} must be larger than the COW's ${size} bytes`);
       return d;
@@ -149,6 +178,7 @@ export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> 
     const maxMs = o.intervalMs ?? 250;
     const warned = new Set<number>();
     let lastPercent = -1;
+    let noRoom = false;
     // One DEV_WAIT stays armed: the kernel raises an event when a P store is invalidated. It wakes
     // the loop through `wakeLoop`; a poll never adds a reaction to that long-lived promise (one per
     // poll, kept until the event, grew a watcher's memory by about 100 MB a day). If the wait
@@ -179,7 +209,8 @@ export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> 
       });
     arm();
     for (let delay = 20; !signal.aborted; ) {
-      const s = cowStatus(this.device);
+      const s = storeStatus(this.device);
+      if (!s) return; // its COW store ended (a merge finished, a snapshot or the device removed)
       if (s.state !== 'active') {
         this.push({ type: s.state, status: s });
         return;
@@ -197,6 +228,7 @@ export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> 
         } else if (percent < t) warned.delete(t); // re-armed once the store grew
       }
       if (grow && percent >= growAt) {
+        const seen = performance.now();
         const d = await inspect(this.device);
         const file = d.cow?.file;
         if (file) {
@@ -205,10 +237,15 @@ export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> 
           let to = from + (grow.by === undefined ? from : parseSize(grow.by));
           if (max !== undefined && to > max) to = max;
           to -= to % 512n;
-          if (to > from) {
+          const free = freeBytes(file);
+          if (to > from && free !== undefined && free < to - from) {
+            if (!noRoom) this.push({ type: 'cannot-grow', percent, reason: `${file}'s filesystem has ${free} bytes free, less than the ${to - from} to add` });
+            noRoom = true;
+          } else if (to > from) {
+            noRoom = false;
             await growCow(this.device, to);
             const after = cowStatus(this.device);
-            this.push({ type: 'grown', fromBytes: from, toBytes: to, percent: percentFull(after) ?? percent });
+            this.push({ type: 'grown', fromBytes: from, toBytes: to, percent: percentFull(after) ?? percent, tookMs: Math.round(performance.now() - seen) });
             continue;
           }
         }
@@ -224,6 +261,12 @@ export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> 
 
 export function watchCow(name: string, o: WatchCowOptions = {}): CowWatcher {
   checkName(name);
+  checkWatchOptions(o);
+  return new CowWatcher(name, o);
+}
+
+/** TypeError / RangeError for watch options that cannot work. */
+export function checkWatchOptions(o: WatchCowOptions): void {
   if (typeof o !== 'object' || o === null) throw new TypeError('options must be an object');
   checkSignal(o.signal);
   if (o.thresholds !== undefined) {
@@ -231,6 +274,10 @@ export function watchCow(name: string, o: WatchCowOptions = {}): CowWatcher {
     for (const t of o.thresholds) if (typeof t !== 'number' || !(t > 0 && t <= 100)) throw new RangeError(`threshold ${t} is not a percentage in (0, 100]`);
   }
   if (o.grow !== undefined && typeof o.grow !== 'boolean' && (typeof o.grow !== 'object' || o.grow === null)) throw new TypeError('grow must be a boolean or { at?, by?, max? }');
+  if (typeof o.grow === 'object') {
+    const { at, by, max } = o.grow;
+    if (at !== undefined && (typeof at !== 'number' || !(at > 0 && at <= 100))) throw new RangeError(`grow.at ${at} is not a percentage in (0, 100]`);
+    for (const [k, v] of [['by', by], ['max', max]] as const) if (v !== undefined && parseSize(v) <= 0n) throw new RangeError(`grow.${k} must be a positive size`);
+  }
   if (o.intervalMs !== undefined && (typeof o.intervalMs !== 'number' || !(o.intervalMs > 0))) throw new RangeError('intervalMs must be positive');
-  return new CowWatcher(name, o);
 }

@@ -8,6 +8,8 @@ import type { RawTarget } from '../native';
 import { describeIdentity, identify, readJson, recordFile, removeDurably, writeDurably, type DeviceIdentity } from '../records';
 import { resolveDevRef, type DevNum } from '../table';
 import { refusal } from './errors';
+import type { OriginRecord } from './origin-record';
+import type { Tx } from './transaction';
 import { devKey, pathOf, secureTable, tableRefs, tableText } from './kernel';
 
 export interface CowRecord {
@@ -21,44 +23,56 @@ export interface CowRecord {
   persistent: 'P' | 'PO';
 }
 
-export type RecordedOperation = 'divert' | 'merge' | 'discard' | 'finish-merge';
+export type RecordedOperation = 'divert' | 'merge' | 'discard' | 'finish-merge' | 'snapshot' | 'remove-snapshot' | 'rollback';
 
-export interface DivertRecord {
+/** The fields both kinds of record share. */
+export interface RecordBase {
   version: 1;
-  kind: 'divert';
   device: string;
   uuid?: string;
   readOnly: boolean;
-  state: 'diverted' | 'merging';
-  /** V's own table (the base's), keys zeroed; device numbers as they were when recorded. */
+  /** The device's own table (the base's), keys zeroed; device numbers as they were when recorded. */
   table: string;
   /** Each device number in `table`: its stable identity, or why it has none. */
   devices: Record<string, DeviceIdentity | { unstable: string }>;
-  /** The table held a key, which is not stored: after a reboot V must be opened again (e.g. by
-   *  cryptsetup) before recover can divert it again. */
+  /** The table held a key, which is not stored: after a reboot the device must be opened again
+   *  (e.g. by cryptsetup) before recover can rebuild it. */
   secret: boolean;
   base: { name: string; uuid: string };
+  /** An operation in flight: set before its first change, cleared at its commit point. */
+  operation?: { name: RecordedOperation; pid: number; since: string; snapshot?: string };
+  updated: string;
+}
+
+export interface DivertRecord extends RecordBase {
+  kind: 'divert';
+  state: 'diverted' | 'merging';
   cow: CowRecord;
   /** sha256 of the base's first MiB once frozen: a base changed since (mounted read-write after a
    *  reboot) is refused. Absent until the switch has been made. */
   baseHead?: string;
-  /** An operation in flight: set before its switch, cleared at its commit point. */
-  operation?: { name: RecordedOperation; pid: number; since: string };
-  updated: string;
 }
 
-export function readDivertRecord(name: string): DivertRecord | undefined {
-  const r = readJson(recordFile(name)) as DivertRecord | undefined;
+/** A device's record of either kind (origin records: origin-record.ts). */
+export function readRecord(name: string): DivertRecord | OriginRecord | undefined {
+  const r = readJson(recordFile(name)) as DivertRecord | OriginRecord | undefined;
   if (r === undefined) return undefined;
-  if (r?.version !== 1 || r.kind !== 'divert' || r.device !== name || typeof r.table !== 'string') {
-    throw refusal(`the record ${recordFile(name)} is not a devmapper divert record of ${name}: look at it, and move it away if it is not needed`, 'EINVAL');
+  if (r?.version !== 1 || (r.kind !== 'divert' && r.kind !== 'origin') || r.device !== name || typeof r.table !== 'string') {
+    throw refusal(`the record ${recordFile(name)} is not a devmapper record of ${name}: look at it, and move it away if it is not needed`, 'EINVAL');
   }
   return r;
 }
 
-export function writeDivertRecord(r: DivertRecord): void {
+export function readDivertRecord(name: string): DivertRecord | undefined {
+  const r = readRecord(name);
+  return r?.kind === 'divert' ? r : undefined;
+}
+
+export function writeRecord(r: DivertRecord | OriginRecord): void {
   writeDurably(recordFile(r.device), { ...r, updated: new Date().toISOString() });
 }
+
+export const writeDivertRecord: (r: DivertRecord) => void = writeRecord;
 
 export function removeDivertRecord(name: string): void {
   removeDurably(recordFile(name));
@@ -77,6 +91,18 @@ export function identities(targets: readonly RawTarget[]): DivertRecord['devices
   return out;
 }
 
+/** How a COW store is found again: a file devmapper made, or a block device by stable identity. */
+export function cowRecord(c: { file: string } | { device: string }, chunkSectors: number, persistent: 'P' | 'PO'): CowRecord {
+  if ('file' in c) return { file: c.file, owned: true, chunkSectors, persistent };
+  let device: DeviceIdentity | undefined;
+  try {
+    device = identify(resolveDevRef(c.device));
+  } catch {
+    device = undefined; // recover then says the COW cannot be found again
+  }
+  return { ...(device ? { device } : {}), owned: false, chunkSectors, persistent };
+}
+
 /** The record of a divert about to start (written before its first change, `operation` set). */
 export function newDivertRecord(o: {
   name: string;
@@ -88,17 +114,6 @@ export function newDivertRecord(o: {
   chunkSectors: number;
   persistent: 'P' | 'PO';
 }): DivertRecord {
-  let cow: Pick<CowRecord, 'file' | 'device' | 'owned'>;
-  if ('file' in o.cow) cow = { file: o.cow.file, owned: true };
-  else {
-    let device: DeviceIdentity | undefined;
-    try {
-      device = identify(resolveDevRef(o.cow.device));
-    } catch {
-      device = undefined; // recover then says the COW cannot be found again
-    }
-    cow = { ...(device ? { device } : {}), owned: false };
-  }
   return {
     version: 1,
     kind: 'divert',
@@ -110,7 +125,7 @@ export function newDivertRecord(o: {
     devices: identities(o.table),
     secret: secureTable(o.table),
     base: o.base,
-    cow: { ...cow, chunkSectors: o.chunkSectors, persistent: o.persistent },
+    cow: cowRecord(o.cow, o.chunkSectors, o.persistent),
     operation: { name: 'divert', pid: process.pid, since: new Date().toISOString() },
     updated: '',
   };
@@ -147,11 +162,16 @@ export function headSum(num: DevNum): string {
 }
 
 /** Marks an operation in flight on a recorded device (or clears it); the record must exist. */
-export function markOperation(name: string, op: RecordedOperation | undefined, change: Partial<DivertRecord> = {}): void {
-  const r = readDivertRecord(name);
+export function markOperation(name: string, op: RecordedOperation | undefined, change: Partial<DivertRecord> | Partial<OriginRecord> = {}, snapshot?: string): void {
+  const r = readRecord(name);
   if (!r) return;
   const { operation: _o, ...rest } = r;
-  writeDivertRecord({ ...rest, ...change, ...(op ? { operation: { name: op, pid: process.pid, since: new Date().toISOString() } } : {}) });
+  writeRecord({ ...rest, ...change, ...(op ? { operation: { name: op, pid: process.pid, since: new Date().toISOString(), ...(snapshot ? { snapshot } : {}) } } : {}) } as DivertRecord | OriginRecord);
+}
+
+/** The step that marks `op` in flight on a recorded device (undone by clearing it). */
+export function recordStep(tx: Tx, name: string, op: RecordedOperation, snapshot?: string): Promise<void> {
+  return tx.step('write record', async () => markOperation(name, op, {}, snapshot), async () => markOperation(name, undefined));
 }
 
 /**
@@ -160,7 +180,7 @@ export function markOperation(name: string, op: RecordedOperation | undefined, c
  * operation was interrupted; that is for `dmctl recover`, not for a new operation, to settle.
  */
 export function refuseInterrupted(name: string, kernelState: string): void {
-  const r = readDivertRecord(name);
+  const r = readRecord(name);
   if (!r) return;
   const why = r.operation
     ? `a ${r.operation.name} of process ${r.operation.pid} (since ${r.operation.since}) was interrupted`

@@ -4,8 +4,7 @@
 // device uses). Running it again changes nothing.
 import fs from 'node:fs';
 import * as dm from '../dm';
-import * as loop from '../loop';
-import { locate, readJson, recordFiles, strayTemporaries, type DeviceIdentity } from '../records';
+import { locate, readJson, recordFiles, strayTemporaries } from '../records';
 import type { RawTarget } from '../native';
 import { refusal } from './errors';
 import { devKey, infoOrNone, liveTable, mountsOf, secureTable, tableLength } from './kernel';
@@ -13,8 +12,10 @@ import { inspect } from './describe';
 import { finishMerge, merge } from './merge';
 import { withLocks, type LockOptions } from './lock';
 import { baseOwner, baseUuid, BASE_UUID_PREFIX } from './naming';
-import { cowWasLoaded, headSum, identities, readDivertRecord, removeDivertRecord, whereRecorded, writeDivertRecord, type DivertRecord } from './record';
+import { cowWasLoaded, headSum, identities, readDivertRecord, readRecord, removeDivertRecord, writeDivertRecord, type DivertRecord } from './record';
 import { removeDevice, Tx } from './transaction';
+import { dropOwnedCow, Finder, rebuildPlain, settle } from './rebuild';
+import { originDevices, recoverOrigin } from './recover-origin';
 
 export interface RecoverOptions extends LockOptions {
   /** Wait for a merge that recover resumes or finds running, and finish it (default: leave it
@@ -29,7 +30,7 @@ export interface RecoverReport {
   /** What it did, step by step; empty when nothing was needed. */
   did: string[];
   /** The device's state afterwards; 'refused' when recover changed nothing and says why. */
-  state: 'diverted' | 'merging' | 'plain' | 'gone' | 'refused';
+  state: 'diverted' | 'merging' | 'origin' | 'plain' | 'gone' | 'refused';
   error?: string;
 }
 
@@ -61,7 +62,10 @@ export async function recover(o: RecoverOptions = {}): Promise<RecoverReport[]> 
 /** Recovers one recorded device under its lock. */
 export async function recoverDevice(name: string, o: RecoverOptions = {}): Promise<RecoverReport> {
   try {
-    return await withLocks('recover', [name], o, () => recoverLocked(name, o));
+    // An origin's snapshots are locked with it (a record read again under the locks decides).
+    const r = readRecord(name);
+    const devices = r?.kind === 'origin' ? originDevices(r) : [name];
+    return await withLocks('recover', devices, o, () => (readRecord(name)?.kind === 'origin' ? recoverOrigin(name, o) : recoverLocked(name, o)));
   } catch (err) {
     return { device: name, found: 'a record', did: [], state: 'refused', error: (err as Error).message };
   }
@@ -152,77 +156,15 @@ function neverSwitched(r: DivertRecord): boolean {
   return !cowWasLoaded(r.cow, at && 'num' in at ? at.num : undefined);
 }
 
-/** A suspended device is resumed and an inactive table dropped: no operation leaves either. */
-async function settle(name: string, did: string[]): Promise<void> {
-  const i = infoOrNone(name);
-  if (!i) return;
-  if (i.flags.inactivePresent) {
-    await dm.clearTable(name);
-    did.push(`dropped the inactive table of ${name}`);
-  }
-  if (i.flags.suspended) {
-    await dm.resume(name);
-    did.push(`resumed ${name}`);
-  }
-}
-
 /** The arrangement is over (V plain): the COW store, the base and the record go. */
 async function endArrangement(r: DivertRecord, did: string[], base?: string, what?: string): Promise<void> {
   if (base) {
     await removeDevice(base);
     did.push(`removed ${base}`);
   }
-  if (r.cow.owned && r.cow.file) {
-    for (const l of await loop.list()) if (l.file === r.cow.file) await loop.detach(l.path).catch(() => undefined);
-    if (fs.existsSync(r.cow.file)) {
-      fs.rmSync(r.cow.file, { force: true });
-      did.push(`deleted ${r.cow.file}`);
-    }
-  }
+  await dropOwnedCow(r.cow, did);
   removeDivertRecord(r.device);
   did.push(what ?? 'removed the record');
-}
-
-/** Where each recorded device is now, attaching a loop device on its file where none is. */
-async function devicesNow(r: DivertRecord, did: string[]): Promise<Map<string, string>> {
-  const map = new Map<string, string>();
-  for (const [old, id] of Object.entries(r.devices)) {
-    if ('unstable' in id) throw refusal(`${r.device}'s table names ${whereRecorded(id)}: it cannot be found again after a reboot`, 'ENOENT');
-    map.set(old, devKey(await find(id, did)));
-  }
-  return map;
-}
-
-async function find(id: DeviceIdentity, did: string[], autoclear = false): Promise<{ major: number; minor: number }> {
-  const at = locate(id);
-  if ('num' in at) return at.num;
-  if (id.kind === 'loop' && fs.existsSync(id.file)) {
-    const l = await loop.attach(id.file, { offset: BigInt(id.offset), sizeLimit: BigInt(id.sizeLimit), autoclear });
-    did.push(`attached ${l.path} on ${id.file}`);
-    if (autoclear) releases.push(() => l.release?.() ?? Promise.resolve());
-    return { major: l.major, minor: l.minor };
-  }
-  throw refusal(`${whereRecorded(id)} is not there (${at.missing})`, 'ENOENT');
-}
-
-const releases: (() => Promise<void>)[] = [];
-
-/** The recorded table with today's device numbers. */
-function mapped(r: DivertRecord, map: Map<string, string>): RawTarget[] {
-  return r.table.trimEnd().split('\n').map((line) => {
-    const [start, length, type, ...params] = line.split(' ');
-    return { start: BigInt(start), length: BigInt(length), type, params: params.map((w) => map.get(w) ?? w).join(' ') };
-  });
-}
-
-/** V made again on its own table (an arrangement that was ending when the machine went down). */
-async function rebuildPlain(r: DivertRecord, did: string[]): Promise<void> {
-  if (r.secret) throw refusal(`${r.device}'s table holds a key, which devmapper does not store: open ${r.device} again as before (e.g. cryptsetup open), then run 'dmctl recover'`, 'EINVAL');
-  const table = mapped(r, await devicesNow(r, did));
-  await dm.create(r.device, { ...(r.uuid ? { uuid: r.uuid } : {}) });
-  await dm.loadTable(r.device, table, { readOnly: r.readOnly });
-  await dm.resume(r.device);
-  did.push(`made ${r.device} on its own table again`);
 }
 
 /**
@@ -232,6 +174,7 @@ async function rebuildPlain(r: DivertRecord, did: string[]): Promise<void> {
  */
 async function rebuild(r: DivertRecord, did: string[], vExists: boolean): Promise<void> {
   const name = r.device;
+  const finder = new Finder(did);
   let table: RawTarget[];
   if (vExists) {
     const info = dm.infoSync(name);
@@ -242,14 +185,8 @@ async function rebuild(r: DivertRecord, did: string[], vExists: boolean): Promis
     table = liveTable(name);
     const vNum = { major: info.major, minor: info.minor };
     if (r.baseHead && r.state === 'diverted' && headSum(vNum) !== r.baseHead) throw changed(r);
-  } else {
-    if (r.secret) throw refusal(`${name}'s table holds a key, which devmapper does not store: open ${name} again as before (e.g. cryptsetup open), then run 'dmctl recover'`, 'EINVAL');
-    table = mapped(r, await devicesNow(r, did));
-  }
-  const cowNum = r.cow.file
-    ? await find({ kind: 'loop', file: r.cow.file, offset: '0', sizeLimit: '0', sectors: String(fs.statSync(r.cow.file).size / 512) }, did, true)
-    : r.cow.device ? await find(r.cow.device, did) : undefined;
-  if (!cowNum) throw refusal(`${name}'s COW store has no stable name in its record`, 'ENOENT');
+  } else table = await finder.table(r);
+  const cowNum = await finder.cow(r.cow, name);
   const tx = new Tx('recover');
   const merging = r.state === 'merging';
   const baseName = r.base.name;
@@ -279,7 +216,7 @@ async function rebuild(r: DivertRecord, did: string[], vExists: boolean): Promis
       writeDivertRecord({ ...rest, base: { name: baseName, uuid }, devices: identities(table) });
     });
   } finally {
-    while (releases.length) await releases.pop()!().catch(() => undefined);
+    await finder.release();
   }
   did.push(`made ${baseName} on ${name}'s own table${r.baseHead && !merging ? ' (its first MiB as recorded)' : ''}`, `${name} ${merging ? 'merging' : 'diverted'} again over it`);
 }

@@ -15,6 +15,8 @@ import { baseName, baseUuid, checkOpsName, snapUuid } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
 import { removeLeftoverBase } from './divert';
 import { removeDevice, Tx } from './transaction';
+import { markOperation, recordStep, refuseInterrupted } from './record';
+import { dropSnapshotFromRecord, recordSnapshotStart, restoreOriginRecord, snapRecord, type OriginRecord } from './origin-record';
 
 export interface SnapshotOptions extends SnapshotStoreOptions, LockOptions {
   cow: CowSpec;
@@ -46,28 +48,40 @@ export async function createSnapshot(origin: string, snapName: string, o: Snapsh
       const d = await inspect(origin);
       if (d.state !== 'plain' && d.state !== 'origin') throw refusal(`${origin} is ${d.state}: snapshots need a plain device or an origin`, 'EBUSY');
       refuseMidChange(d, origin);
+      refuseInterrupted(origin, d.state);
       return d;
     });
     if (d.leftoverBase) await removeLeftoverBase(tx, origin);
+    // Durable before the first change, as divert's: a crash from here on is finished or undone.
+    const sUuid = snapUuid(snapName, tx.nonce);
+    const baseRec = d.state === 'plain' ? { name: baseName(origin), uuid: baseUuid(origin, tx.nonce) } : { name: d.baseInfo!.name, uuid: d.baseInfo!.uuid ?? '' };
+    let before: OriginRecord | undefined;
+    await tx.step('write record', async () => {
+      before = recordSnapshotStart({
+        origin, uuid: d.info.uuid, readOnly: d.info.flags.readOnly, ownTable: d.state === 'plain' ? d.table : d.baseTable!, base: baseRec,
+        snap: snapRecord(snapName, sUuid, cowPlan.kind === 'file' ? { file: cowPlan.file } : { device: cowPlan.path }, chunk, store),
+      });
+    }, async () => restoreOriginRecord(origin, before));
     const cow = await prepareCow(tx, cowPlan, { serves: origin, chunkSectors: chunk });
     const length = tableLength(d.table);
     let base = d.baseInfo;
     if (d.state === 'plain') {
       const name = baseName(origin);
       // The origin's writes go through snapshot-origin into the base: it stays writable.
-      await tx.create('base', name, baseUuid(origin, tx.nonce));
+      await tx.create('base', name, baseRec.uuid);
       await tx.load('base', name, d.table, { secure: secureTable(d.table) });
       await tx.resume('base', name);
       base = dm.infoSync(name);
       await tx.load('V', origin, [{ start: 0n, length, type: 'snapshot-origin', params: devKey(base) }], { readOnly: d.info.flags.readOnly });
     }
-    await tx.create('S', snapName, snapUuid(snapName, tx.nonce));
+    await tx.create('S', snapName, sUuid);
     // The point in time: the origin is frozen while the snapshot loads and goes live.
     await tx.suspend('V', origin);
     await tx.load('S', snapName, [{ start: 0n, length, type: 'snapshot', params: `${devKey(base!)} ${cow.dev} ${store} ${chunk}` }]);
     await tx.resume('S', snapName);
     await tx.resume('V', origin);
     tx.commit();
+    await tx.cleanup('commit record', async () => markOperation(origin, undefined));
     // The table holds the loop device now; the descriptor that kept it bound goes, whatever happens.
     tx.afterCommit(() => cow.release());
     await tx.cleanup('release cow', () => cow.release());
@@ -94,8 +108,10 @@ export async function removeSnapshot(snapName: string, o: LockOptions = {}): Pro
       const v = await inspect(s.origin!);
       if (v.state !== 'origin' && v.state !== 'merging') throw refusal(`its origin ${s.origin} is ${v.state}`, 'EINVAL');
       refuseMidChange(v, v.name);
+      refuseInterrupted(v.name, v.state);
       return { s, v, others: await snapshotsOf(s.baseInfo!, snapName) };
     });
+    await recordStep(tx, v.name, 'remove-snapshot', snapName);
     const last = others.length === 0 && v.state === 'origin';
     if (last) await tx.load('V', v.name, s.baseTable!, { readOnly: v.info.flags.readOnly, secure: secureTable(s.baseTable!) });
     await tx.suspend('V', v.name);
@@ -105,6 +121,7 @@ export async function removeSnapshot(snapName: string, o: LockOptions = {}): Pro
     await tx.resume('V', v.name);
     await tx.cleanup('drop cow', () => dropCow(s.cow!));
     if (last) await tx.cleanup('remove base', () => removeDevice(s.baseInfo!.name));
+    await tx.cleanup('commit record', async () => dropSnapshotFromRecord(v.name, snapName));
   }));
 }
 
@@ -152,8 +169,10 @@ export async function rollback(snapName: string, o: RollbackOptions = {}): Promi
       refuseMidChange(v, v.name);
       const busy = inUse(v);
       if (busy && !o.force) throw refusal(`${v.name} is ${busy}: unmount it first, or pass force`, 'EBUSY');
+      refuseInterrupted(v.name, v.state);
       return { s, v };
     });
+    await recordStep(tx, v.name, 'rollback', snapName);
     const base = s.baseInfo!;
     const merge = { start: 0n, length: tableLength(v.table), type: 'snapshot-merge', params: `${devKey(base)} ${s.cow!.dev} ${s.persistent} ${s.chunkSectors}` };
     await tx.load('V', v.name, [merge], { readOnly: v.info.flags.readOnly });
@@ -161,6 +180,7 @@ export async function rollback(snapName: string, o: RollbackOptions = {}): Promi
     await tx.suspend('V', v.name);
     await tx.resume('V', v.name);
     tx.commit();
+    await tx.cleanup('commit record', async () => dropSnapshotFromRecord(v.name, snapName, true));
     // As in discard(): whoever holds V open must not keep reading pages of the writes rolled back.
     if (!mountsOf(v.info).length) await tx.cleanup('flush V page cache', () => flushBuffers(pathOf(v.info)));
     // The snapshot's exceptions now belong to the merging origin: S is gone in all but name, and

@@ -7,7 +7,11 @@ import { PREFIX, sweep, testName } from './dm';
 import { makeLoop, removeTestDir, type TestLoop } from './loop';
 import path from 'node:path';
 import * as dm from '../../src/dm';
-import { Writer, mkfs, mount, umount } from './ops';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { Writer, countRecords, debugfsCat, fsck, mkfs, mount, umount } from './ops';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 const MiB = 1024 * 1024;
 
@@ -23,6 +27,10 @@ export interface TestDevices {
   /** ext4 made on the dm device and mounted (tracked), with a writer appending to `log` in it
    *  (tracked) that has synced `records` records. */
   ext4WithWriter(device: string, records: number): Promise<{ mnt: string; w: Writer }>;
+  /** Stops the writer (it must still be writing: no I/O error stopped it), checks every synced
+   *  record is in the log, unmounts, fscks, and checks the log on the device has the checksum the
+   *  writer's view of it had. */
+  finishWriter(w: Writer, mnt: string, device: string): Promise<void>;
   /** A dm device of `mib` MiB over two segments of one loop device in swapped order, so that it
    *  cannot be a snapshot origin itself (operations must put a base under it). */
   twoSegmentDevice(tag: string, mib: number): Promise<{ name: string; loop: TestLoop }>;
@@ -80,6 +88,19 @@ export function useTestDevices(o: TestDevicesOptions = {}): TestDevices {
     return { mnt, w };
   }
 
+  async function finishWriter(w: Writer, mnt: string, device: string): Promise<void> {
+    await w.advance(5);
+    const n = await w.stop();
+    if (writers.includes(w)) writers.splice(writers.indexOf(w), 1);
+    const log = fs.readFileSync(path.join(mnt, 'log'));
+    expect(countRecords(log)).toBeGreaterThanOrEqual(n);
+    umount(mnt);
+    if (mounts.includes(mnt)) mounts.splice(mounts.indexOf(mnt), 1);
+    const f = fsck(dm.nodePath(device));
+    expect(f.status, f.output).toBe(0);
+    expect(sha(debugfsCat(dm.nodePath(device), '/log'))).toBe(sha(log));
+  }
+
   async function twoSegmentDevice(tag: string, mib: number): Promise<{ name: string; loop: TestLoop }> {
     const l = await loop((mib + 8) * MiB);
     const half = (mib / 2) * 2048;
@@ -91,5 +112,5 @@ export function useTestDevices(o: TestDevicesOptions = {}): TestDevices {
     return { name, loop: l };
   }
 
-  return { loop, loops, mounts, writers, ext4WithWriter, twoSegmentDevice };
+  return { loop, loops, mounts, writers, ext4WithWriter, finishWriter, twoSegmentDevice };
 }

@@ -16,6 +16,10 @@ const run = {
   divert: (a, o) => ops.divert(a[0], o),
   merge: (a, o) => ops.merge(a[0], o),
   discard: (a, o) => ops.discard(a[0], o),
+  snapshot: (a, o) => ops.createSnapshot(a[0], a[1], o),
+  'remove-snapshot': (a, o) => ops.removeSnapshot(a[0], o),
+  rollback: (a, o) => ops.rollback(a[0], o),
+  'grow-cow': (a, o) => ops.growCow(a[0], a[1], o),
 }[spec.op];
 run(spec.args, spec.opts ?? {}).then(
   () => process.stdout.write('done\n'),

@@ -123,3 +123,26 @@ export function condition(name: string): { table: string; suspended: boolean; in
   const table = dm.tableSync(name).map((t) => `${t.start} ${t.length} ${t.type} ${t.params}`).join('\n');
   return { table, suspended: i.flags.suspended, inactive: i.flags.inactivePresent };
 }
+
+/** Writes `mib` MiB of a pattern, 512 KiB at a time, each synced (off the event loop, so the
+ *  watcher in this process runs meanwhile); returns false on the first EIO. */
+export async function writeMiB(dev: string, mib: number, pauseMs = 30): Promise<boolean> {
+  const fh = await fs.promises.open(dev, 'r+');
+  try {
+    const chunk = Buffer.alloc(512 * 1024);
+    for (let off = 0; off < mib * MiB; off += chunk.length) {
+      chunk.fill(`w${off}`);
+      try {
+        await fh.write(chunk, 0, chunk.length, off);
+        await fh.datasync();
+      } catch (err) {
+        console.log(`writeMiB: ${(err as Error).message} at ${off} of ${mib * MiB}`);
+        return false;
+      }
+      await sleep(pauseMs);
+    }
+    return true;
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+}

@@ -3,22 +3,21 @@
 // lock file open in /proc/<pid>/fd); then the first goes on. The outcome is the design's, not
 // the scheduler's: the second runs after the first on the new state, or is refused by it.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import * as ops from '../../src/ops';
 import { DeviceLockedError, OperationError, lockFile, setFaultHook } from '../../src/ops';
 import { useTestDevices } from '../helpers/devices';
 import { testName } from '../helpers/dm';
 import { testDir } from '../helpers/loop';
-import { MiB, condition, countRecords, debugfsCat, deviceSum, fillPattern, fsck, umount, type Writer } from '../helpers/ops';
+import { MiB, condition, deviceSum, fillPattern, fsck } from '../helpers/ops';
 import { assertBuilt, dmctlBackground, ROOT, type Background, type Run } from './cli-helpers';
 
 const children: ReturnType<typeof spawn>[] = [];
 // A first process still held at its first step (a test failed early) must not hold locks past its test.
-const { mounts, writers, ext4WithWriter, twoSegmentDevice } = useTestDevices({
+const { ext4WithWriter, finishWriter, twoSegmentDevice } = useTestDevices({
   beforeCleanup: () => {
     setFaultHook();
     while (children.length) children.pop()!.kill('SIGKILL');
@@ -98,22 +97,6 @@ function allSettled(): void {
   }
 }
 
-/** Stops the writer (it must still be writing: no I/O error stopped it), checks every synced record
- *  is in the log, unmounts, fscks, and checks the log on the device has the checksum the writer's
- *  view of it had. */
-async function finishWriter(w: Writer, mnt: string, dev: string): Promise<void> {
-  await w.advance(5);
-  const n = await w.stop();
-  writers.pop();
-  const log = fs.readFileSync(path.join(mnt, 'log'));
-  expect(countRecords(log)).toBeGreaterThanOrEqual(n);
-  umount(mounts.pop()!);
-  const f = fsck(dm.nodePath(dev));
-  expect(f.status, f.output).toBe(0);
-  expect(sha(debugfsCat(dm.nodePath(dev), '/log'))).toBe(sha(log));
-}
-
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 describe('two live operations on one device at once', () => {
   it('divert/divert: the second waits, then is refused because the device is diverted', async () => {

@@ -11,7 +11,7 @@ import * as ops from '../../src/ops';
 import type { CowEvent } from '../../src/ops';
 import { sweep, testName } from '../helpers/dm';
 import { makeLoop, removeTestDir, testDir, type TestLoop } from '../helpers/loop';
-import { MiB, deviceSum, sleep } from '../helpers/ops';
+import { MiB, deviceSum, sleep, writeMiB } from '../helpers/ops';
 
 const loops: TestLoop[] = [];
 beforeAll(async () => {
@@ -31,28 +31,6 @@ async function plain(tag: string, mib: number): Promise<string> {
   await dm.loadTable(name, [{ start: 0, length: mib * 2048, type: 'linear', params: `${l.path} 0` }]);
   await dm.resume(name);
   return name;
-}
-
-/** Writes `mib` MiB of a pattern, 512 KiB at a time, each synced (off the event loop, so the
- *  watcher in this process runs meanwhile); returns false on the first EIO. */
-async function writeMiB(dev: string, mib: number, pauseMs = 30): Promise<boolean> {
-  const fh = await fs.promises.open(dev, 'r+');
-  try {
-    const chunk = Buffer.alloc(512 * 1024);
-    for (let off = 0; off < mib * MiB; off += chunk.length) {
-      chunk.fill(`w${off}`);
-      try {
-        await fh.write(chunk, 0, chunk.length, off);
-        await fh.datasync();
-      } catch {
-        return false;
-      }
-      await sleep(pauseMs);
-    }
-    return true;
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
 }
 
 describe('COW fill', () => {

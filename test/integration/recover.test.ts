@@ -1,44 +1,25 @@
 // dmctl recover / ops.recover(): after a reboot (simulated here by taking down every table and loop
 // device and keeping the files, which is what a reboot leaves) and after a process killed at every
-// step of divert, merge and discard. The multi-boot test with a real reset is in the rig.
-import { spawn } from 'node:child_process';
+// step of divert, merge and discard. Snapshots: recover-snapshots.test.ts. The multi-boot test
+// with a real reset is in the rig.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import * as loop from '../../src/loop';
 import * as ops from '../../src/ops';
-import { setFaultHook } from '../../src/ops';
-import { readJson, recordFile } from '../../src/records';
 import { useTestDevices } from '../helpers/devices';
 import { testDir, type TestLoop } from '../helpers/loop';
 import { MiB, deviceSum, fillPattern } from '../helpers/ops';
-import { assertBuilt, dmctl, ROOT } from './cli-helpers';
+import { beforeCleanup, killAt, pointsOf, recordOf, settled as settledAll, somePoints, useStateDir } from '../helpers/recover';
+import { assertBuilt, dmctl } from './cli-helpers';
 
-const children: ReturnType<typeof spawn>[] = [];
-const { twoSegmentDevice } = useTestDevices({
-  beforeCleanup: async () => {
-    setFaultHook();
-    while (children.length) children.pop()!.kill('SIGKILL');
-    // recover attaches loop devices on the test's files; they go with the test.
-    for (const l of await loop.list()) if (l.file.startsWith(testDir())) await loop.detach(l.path).catch(() => undefined);
-  },
-});
-
-let stateDir: string;
-beforeAll(() => {
-  assertBuilt();
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dmtest-state-'));
-  process.env.DEVMAPPER_STATE_DIR = stateDir; // the killed children inherit it
-});
-afterAll(() => {
-  delete process.env.DEVMAPPER_STATE_DIR;
-  fs.rmSync(stateDir, { recursive: true, force: true });
-});
+const { twoSegmentDevice } = useTestDevices({ beforeCleanup });
+useStateDir();
+beforeAll(() => assertBuilt());
 
 const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
-const record = (v: string) => readJson(recordFile(v)) as ops.DivertRecord | undefined;
+const record = (v: string) => recordOf(v) as ops.DivertRecord | undefined;
 
 /** What a reboot takes away: every table and loop device. The files stay. */
 async function reboot(v: string, disk: TestLoop): Promise<void> {
@@ -49,13 +30,8 @@ async function reboot(v: string, disk: TestLoop): Promise<void> {
   expect((await loop.list()).filter((l) => l.file.startsWith(testDir()))).toEqual([]);
 }
 
-/** Every test device active, not suspended, no inactive table. */
-function settled(v: string): void {
-  for (const n of [v, ops.baseName(v)]) {
-    const i = dm.listDevicesSync().some((d) => d.name === n) ? dm.infoSync(n) : undefined;
-    if (i) expect({ n, s: i.flags.suspended, i: i.flags.inactivePresent }).toEqual({ n, s: false, i: false });
-  }
-}
+/** V and its base active: not suspended, no inactive table. */
+const settled = (v: string): void => settledAll([v, ops.baseName(v)]);
 
 /** Nothing of the arrangement is left: no record, no base, no COW file. */
 function nothingLeft(v: string, cow: string): void {
@@ -155,30 +131,6 @@ describe('after a reboot', () => {
   });
 });
 
-/** Runs `op` in a child that stops at `point`, and kills it there with SIGKILL. */
-async function killAt(op: string, args: string[], opts: object, point: string): Promise<void> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'test', 'helpers', 'ops-kill-child.cjs'), JSON.stringify({ op, args, opts, point })], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise((r) => child.once('exit', r));
-  for (const end = Date.now() + 120_000; !out.includes(`at ${point}`); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() > end || child.exitCode !== null) throw new Error(`the child never reached ${point}: ${out}`);
-  }
-  child.kill('SIGKILL');
-  await exited;
-}
-
-/** The fault points a clean run of `run` passes, in order. */
-async function pointsOf(prefixes: string[], run: () => Promise<unknown>): Promise<string[]> {
-  const points: string[] = [];
-  setFaultHook((p) => void (prefixes.some((x) => p.startsWith(`${x}:`)) && points.push(p)));
-  await run();
-  setFaultHook();
-  return points;
-}
-
 describe('a process killed at any step', { timeout: 1_800_000 }, () => {
   const cases = [
     { op: 'divert', prefixes: ['divert'], diverted: false },
@@ -205,11 +157,7 @@ describe('a process killed at any step', { timeout: 1_800_000 }, () => {
         : c.op === 'merge' ? () => ops.merge(first.v) : () => ops.discard(first.v);
       const all = await pointsOf(c.prefixes, run);
       expect(all.length).toBeGreaterThanOrEqual(5);
-      // Random moments: the first and last step, and four others picked afresh on every run (the
-      // log names them), so that runs together cover every step at a bounded cost per run.
-      const middle = all.slice(1, -1).sort(() => Math.random() - 0.5).slice(0, 4);
-      const points = all.filter((p, i) => i === 0 || i === all.length - 1 || middle.includes(p));
-      console.log(`${c.op}: killing at ${points.join(', ')} (of ${all.length} steps)`);
+      const points = somePoints(all, c.op);
       if (c.op === 'divert') await ops.discard(first.v);
       await dm.remove(first.v);
       for (const point of points) {
