@@ -7,5 +7,8 @@ export default defineConfig({
     hookTimeout: 120000,
     fileParallelism: false,
     pool: 'forks',
+    // A failed test runs once more; one that passes only then is named in the run's summary
+    // (test/flaky-reporter.ts), so that a flaky test is seen, and fixed, not hidden.
+    retry: 1,
   },
 });

@@ -96,6 +96,7 @@ async function runMatrix(name) {
   prepare(runs);
   const lines = new Map();
   const failures = [];
+  const flaky = [];
   let passed = 0;
   let failed = 0;
   let ok = true;
@@ -108,14 +109,16 @@ async function runMatrix(name) {
       passed += r?.passed ?? 0;
       failed += r?.failed ?? 0;
       for (const f of r?.failures ?? []) failures.push(`[${label(run)}] ${f}`);
+      for (const f of r?.flaky ?? []) flaky.push(`[${label(run)}] ${f}`);
       lines.set(run, r
-        ? `matrix: ${what}: ${r.passed} passed, ${r.failed} failed, ${r.skipped} skipped (${minutes(Date.now() - start)})`
+        ? `matrix: ${what}: ${r.passed} passed${r.flaky?.length ? ` (${r.flaky.length} only on retry)` : ''}, ${r.failed} failed, ${r.skipped} skipped (${minutes(Date.now() - start)})`
         : `matrix: ${what}: the guest gave no result, exit ${code} (${minutes(Date.now() - start)})`);
     }
   }));
   console.log(`\nmatrix: unit tests (${minutes(unitTime)}); integration runs:`);
   for (const run of runs) console.log(lines.get(run));
   for (const f of failures) console.log(`matrix: FAILED ${f}`);
+  for (const f of flaky) console.log(`matrix: FLAKY ${f}`);
   console.log(`matrix: all runs took ${minutes(Date.now() - t0)}${ok ? '' : '; FAILED: every run must pass with nothing skipped'}`);
   console.log(`integration: ${passed} passed, ${failed} failed`);
   return ok ? 0 : 1;

@@ -48,6 +48,15 @@ function failedTests(report) {
   return out;
 }
 
+/** The tests that passed only on their retry (test/flaky-reporter.ts). */
+function flakyTests() {
+  try {
+    return JSON.parse(fs.readFileSync(process.env.DEVMAPPER_FLAKY_FILE, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
 function summarise(reportFile, where) {
   const r = JSON.parse(fs.readFileSync(reportFile, 'utf8'));
   const skipped = r.numPendingTests + r.numTodoTests;
@@ -58,14 +67,17 @@ function summarise(reportFile, where) {
   if (skipped > 0) console.log('integration: a skipped integration test proves nothing: failing the run');
   const failures = failedTests(r);
   for (const f of failures) console.log(`integration: FAILED ${f}`);
-  console.log(`${RESULT_MARK} ${JSON.stringify({ release: os.release(), udev, passed: r.numPassedTests, failed: r.numFailedTests, skipped, failures })}`);
+  const flaky = flakyTests();
+  for (const f of flaky) console.log(`integration: FLAKY ${f}`);
+  console.log(`${RESULT_MARK} ${JSON.stringify({ release: os.release(), udev, passed: r.numPassedTests, failed: r.numFailedTests, skipped, failures, flaky })}`);
   return r.numFailedTests === 0 && skipped === 0 && ran > 0 && r.success;
 }
 
 function runIntegrationHere(where) {
   const report = path.join(os.tmpdir(), `devmapper-integration-${process.pid}.json`);
+  process.env.DEVMAPPER_FLAKY_FILE = path.join(os.tmpdir(), `devmapper-flaky-${process.pid}.json`);
   vitest('vitest.integration.config.mts', [
-    '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...filters,
+    '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, '--reporter=./test/flaky-reporter.ts', ...filters,
   ]);
   if (!fs.existsSync(report)) {
     console.error('integration: vitest wrote no report');
