@@ -1,0 +1,16 @@
+// Partition tables (MBR with logicals, GPT) read as kpartx reads them, and what kpartx would map.
+// Pure: the device is reached only through the ReadAt callback; nothing here talks to the kernel.
+export type { Partition, PartitionTable, ReadAt, ReadOptions } from './types';
+export { PartitionTableError, type PartitionTableErrorCode } from './errors';
+export { readPartitionTable } from './table';
+export { kpartxDelimiter, kpartxListLines, kpartxMappings, kpartxName, kpartxSectors, type KpartxMapping, type KpartxOptions } from './kpartx';
+
+import type { ReadAt } from './types';
+
+/** A ReadAt over an image held in memory. */
+export function bufferReader(image: Buffer): ReadAt {
+  return (offset, length) => {
+    const from = Number(offset < 0n ? 0n : offset > BigInt(image.length) ? BigInt(image.length) : offset);
+    return image.subarray(from, Math.min(image.length, from + length));
+  };
+}
