@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PartitionTableError, readPartitionTable, type PartitionTable } from '../../src/parts';
 import { ESP, LINUX_FS, buildGpt, gptLayout, readerOf, resealGpt, resealGptHeader, type GptSpec } from '../helpers/parts-image';
+import { thrown } from '../helpers/thrown';
 
 const named: GptSpec = {
   diskSectors: 8192,
@@ -16,15 +17,7 @@ const last = 8191;
 const parse = (b: Buffer, o: { sectorSize?: 512 | 4096; forceGpt?: boolean } = {}, size = BigInt(b.length)): PartitionTable =>
   readPartitionTable(readerOf(b), size, o);
 
-function failure(f: () => unknown): PartitionTableError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(PartitionTableError);
-    return e as PartitionTableError;
-  }
-  throw new Error('expected a PartitionTableError');
-}
+const failure = (f: () => unknown): PartitionTableError => thrown(f, PartitionTableError);
 
 describe('GPT as kpartx reads it', () => {
   it('reads named partitions, numbered by entry index, with their GUIDs', () => {

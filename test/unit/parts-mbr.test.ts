@@ -1,18 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { PartitionTableError, readPartitionTable, type PartitionTable } from '../../src/parts';
 import { buildMbr, classicMbr as classic, readerOf, writeMbrEntry } from '../helpers/parts-image';
+import { thrown } from '../helpers/thrown';
 
 const parse = (b: Buffer, size = BigInt(b.length)): PartitionTable => readPartitionTable(readerOf(b), size);
 
-function failure(f: () => unknown): PartitionTableError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(PartitionTableError);
-    return e as PartitionTableError;
-  }
-  throw new Error('expected a PartitionTableError');
-}
+const failure = (f: () => unknown): PartitionTableError => thrown(f, PartitionTableError);
 
 describe('MBR as kpartx reads it', () => {
   it('reads primaries, the extended partition and its logicals, numbered from 5', () => {

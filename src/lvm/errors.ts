@@ -1,0 +1,34 @@
+/** What went wrong, as a stable string a caller can switch on. */
+export type LvmErrorCode =
+  | 'TRUNCATED' // the device (or the read callback) ended before a structure did
+  | 'LABEL_CRC' | 'LABEL_SECTOR' | 'LABEL_LAYOUT'
+  | 'MDA_CRC' | 'MDA_MAGIC' | 'MDA_VERSION' | 'MDA_START' | 'MDA_SIZE' | 'MDA_LOCATION' | 'NO_METADATA'
+  | 'TEXT_CHECKSUM'
+  | 'PARSE'
+  | 'FORMAT' // parsed, but not LVM2 VG metadata of a version we read
+  | 'MISSING_FIELD' | 'BAD_VALUE' | 'BAD_UUID' | 'BAD_NAME' | 'DUPLICATE' | 'UNKNOWN_VOLUME'
+  | 'SEGMENT_COUNT' | 'GAP' | 'OVERLAP' | 'EXTENTS' | 'STRIPES'
+  | 'UNSUPPORTED_SEGMENT' | 'LV_AREA' | 'MISSING_PV' | 'EXPORTED_VG';
+
+/**
+ * Every refusal of this module. `where` says where in the device or the metadata the fault is
+ * (a byte offset, `line:column`, or a path such as `vg0/logical_volumes/lv1/segment2`), so a
+ * damaged PV can be inspected by hand.
+ */
+export class LvmError extends Error {
+  override name = 'LvmError';
+  readonly code: LvmErrorCode;
+  readonly where: string;
+  /** The LV an activation refusal is about. */
+  readonly lv?: string;
+  /** The segment type an activation refusal is about. */
+  readonly segmentType?: string;
+
+  constructor(code: LvmErrorCode, where: string, message: string, extra: { lv?: string; segmentType?: string } = {}) {
+    super(`${where}: ${message}`);
+    this.code = code;
+    this.where = where;
+    if (extra.lv !== undefined) this.lv = extra.lv;
+    if (extra.segmentType !== undefined) this.segmentType = extra.segmentType;
+  }
+}
