@@ -8,7 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawn, execFileSync } = require('node:child_process');
 const { StringDecoder } = require('node:string_decoder');
-const { CACHE, kernelSuite, ensureQemu, ensureKernel, ensureBusybox, log } = require('./assets');
+const { CACHE, kernelSuite, ensureQemu, ensureKernel, ensureBusybox, log, unpackDeb } = require('./assets');
 const { buildInitramfs } = require('./initramfs');
 const { udevPrelude } = require('./udev');
 
@@ -35,6 +35,14 @@ function accelerator() {
   return process.env.DEVMAPPER_RIG_ACCEL === 'kvm' ? 'kvm' : 'tcg';
 }
 
+/** The reference tools the tests compare devmapper with, fetched once (apt-get download) and
+ *  named to the guest: kpartx (its libdevmapper comes with this machine's dmsetup). */
+function toolsPrelude() {
+  const dir = unpackDeb('kpartx');
+  const kpartx = ['sbin/kpartx', 'usr/sbin/kpartx'].map((p) => path.join(dir, p)).find((p) => fs.existsSync(p));
+  return kpartx ? [`export DEVMAPPER_RIG_KPARTX=${quote(kpartx)}`] : [];
+}
+
 function writeCommand(runDir, cmd, cwd, suite) {
   const env = PASS_ENV.filter((k) => process.env[k] !== undefined).map((k) => `export ${k}=${quote(process.env[k])}`);
   const script = [
@@ -43,6 +51,7 @@ function writeCommand(runDir, cmd, cwd, suite) {
     'export HOME=/root DEVMAPPER_RIG=1 CI="${CI:-true}" TMPDIR=/scratch',
     `export DEVMAPPER_RIG_KERNEL=${suite}`,
     ...udevPrelude(),
+    ...toolsPrelude(),
     `cd ${quote(cwd)} || exit 97`,
     cmd.map(quote).join(' '),
   ].join('\n');

@@ -1,7 +1,6 @@
 // Exit codes, and the one line a failure prints. docs/cli.md lists the same table.
 import { DmError } from '../errors';
 import { DmCmd } from '../native';
-import { StoreError } from '../ops/store-check';
 import { TableError } from '../table';
 
 export const Exit = {
@@ -50,9 +49,13 @@ const STORE_EXIT: Record<string, ExitCode> = { EBUSY: Exit.BUSY, ENOENT: Exit.NO
 export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof CliError) return err.exitCode;
   // A store refused before anything changed (also inside the OperationError of its operation).
-  const store = [err, (err as { cause?: unknown })?.cause].find((e) => e instanceof StoreError) as StoreError | undefined;
+  // (By name: the operations are loaded only by the verbs that use them.)
+  const store = [err, (err as { cause?: unknown })?.cause].find((e) => (e as { name?: unknown })?.name === 'StoreError') as { code: string } | undefined;
   if (store) return STORE_EXIT[store.code] ?? Exit.FAILURE;
   if (err instanceof TableError) return Exit.TABLE;
+  // src/parts: a partition table that cannot be read is a table that does not parse.
+  if ((err as { name?: unknown })?.name === 'PartitionTableError') return Exit.TABLE;
+  if ((err as { name?: unknown })?.name === 'PartsError') return (err as { code: string }).code === 'EEXIST' ? Exit.EXISTS : Exit.BUSY;
   // src/ops' OperationError (matched by name: it rolled back, or says what it left).
   if ((err as { name?: unknown })?.name === 'OperationError') return Exit.OPERATION;
   // src/ops' DeviceLockedError: another operation holds the device's lock (nothing was changed).

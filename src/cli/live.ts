@@ -2,7 +2,9 @@
 // describe. Each says in one line what it did; --json gives the shapes in docs/cli.md.
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import * as ops from '../ops';
+import type * as Ops from '../ops';
+import { ops } from './lazy';
+import { DEFAULT_LOCK_TIMEOUT_MS } from '../ops/defaults';
 import { globals, intArg, sizeArg, tableText } from './args';
 import { CliError, Exit, usage } from './exit';
 import { json, line } from './output';
@@ -14,7 +16,7 @@ import { describeText } from './describe-text';
 type CowOpts = { cow: string; size?: bigint; chunk?: number; persistent?: 'P' | 'PO' };
 
 /** --cow names a block device, or a new file of --size (created, and deleted when the COW ends). */
-function cowSpec(o: CowOpts): ops.CowSpec {
+function cowSpec(o: CowOpts): Ops.CowSpec {
   if (o.size !== undefined) return { file: o.cow, size: o.size };
   let st: fs.Stats;
   try {
@@ -38,7 +40,7 @@ export type LockOpt = { lockTimeout?: number };
 
 /** --lock-timeout SECONDS: how long to wait while another operation holds the device (exit 5 after). */
 export function lockOption(cmd: Command): Command {
-  return cmd.option('--lock-timeout <seconds>', `how long to wait for another operation on the device (default ${ops.DEFAULT_LOCK_TIMEOUT_MS / 1000}; 0: do not wait)`, (v: string) => {
+  return cmd.option('--lock-timeout <seconds>', `how long to wait for another operation on the device (default ${DEFAULT_LOCK_TIMEOUT_MS / 1000}; 0: do not wait)`, (v: string) => {
     const n = Number(v);
     if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw usage(`--lock-timeout must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
     return n;
@@ -67,7 +69,7 @@ export function registerLiveVerbs(program: Command): void {
     .option('--no-checks', 'send the table without checking it first')
     .action(async (name: string, file: string | undefined, o: LockOpt & { table?: string; tableFile?: string; readonly?: boolean; noflush?: boolean; nolockfs?: boolean; checks?: boolean }, cmd: Command) => {
       const t = prepareTable(await tableText(o, file), o.checks !== false);
-      const r = await guarded('replace', (signal) => ops.replace(name, t.raw, { readOnly: !!o.readonly, noflush: !!o.noflush, skipLockfs: !!o.nolockfs, lockTimeoutMs: lockMs(o), signal }));
+      const r = await guarded('replace', (signal) => ops().replace(name, t.raw, { readOnly: !!o.readonly, noflush: !!o.noflush, skipLockfs: !!o.nolockfs, lockTimeoutMs: lockMs(o), signal }));
       if (globals(cmd).json) return json({ name, freezeMs: r.freezeMs, order: r.order });
       line(`${name}: new table live; I/O paused ${r.freezeMs.toFixed(1)} ms`);
     });
@@ -79,7 +81,7 @@ export function registerLiveVerbs(program: Command): void {
     .option('--nolockfs', 'do not freeze a mounted filesystem at the switch')
     .action(async (name: string, o: CowOpts & LockOpt & { noflush?: boolean; nolockfs?: boolean }, cmd: Command) => {
       const spec = cowSpec(o);
-      const r = await guarded('divert', (signal) => ops.divert(name, {
+      const r = await guarded('divert', (signal) => ops().divert(name, {
         cow: spec, chunkSectors: o.chunk, persistent: o.persistent, noflush: !!o.noflush, skipLockfs: !!o.nolockfs, lockTimeoutMs: lockMs(o), signal,
       }));
       if (globals(cmd).json) return json(r);
@@ -90,7 +92,7 @@ export function registerLiveVerbs(program: Command): void {
     .description('merge a diverted device\'s writes back into its base and return it to its original table (with progress)')
     .argument('<name>', 'device name')
     .action(async (name: string, o: LockOpt & { wait?: boolean; quiet?: boolean }, cmd: Command) => {
-      const r = await followMerge(name, 'merge', o, (x) => ops.merge(name, { ...x, lockTimeoutMs: lockMs(o) }));
+      const r = await followMerge(name, 'merge', o, (x) => ops().merge(name, { ...x, lockTimeoutMs: lockMs(o) }));
       if (globals(cmd).json) return json(r);
       if (r.mergedBy) return line(`${name}: merged by ${r.mergedBy.operation} of process ${r.mergedBy.pid} (at ${r.mergedBy.at}) while this one followed it; back on its original table`);
       line(r.state === 'done' ? `${name}: merged; back on its original table` : `${name}: merging in the kernel; 'dmctl merge ${name}' follows and finishes it`);
@@ -102,7 +104,7 @@ export function registerLiveVerbs(program: Command): void {
     .argument('<name>', 'device name')
     .option('-f, --force', 'even while it is mounted or open (its filesystem sees its data change)')
     .action(async (name: string, o: LockOpt & { force?: boolean }, cmd: Command) => {
-      await guarded('discard', (signal) => ops.discard(name, { force: !!o.force, lockTimeoutMs: lockMs(o), signal }));
+      await guarded('discard', (signal) => ops().discard(name, { force: !!o.force, lockTimeoutMs: lockMs(o), signal }));
       if (globals(cmd).json) return json({ name, state: 'plain' });
       line(`${name}: writes since the divert dropped; back on its original table`);
     });
@@ -114,7 +116,7 @@ export function registerLiveVerbs(program: Command): void {
     .argument('<name>', 'name of the new snapshot device')
     .action(async (origin: string, name: string, o: CowOpts & LockOpt, cmd: Command) => {
       const spec = cowSpec(o);
-      const r = await guarded('snapshot', (signal) => ops.createSnapshot(origin, name, { cow: spec, chunkSectors: o.chunk, persistent: o.persistent, lockTimeoutMs: lockMs(o), signal }));
+      const r = await guarded('snapshot', (signal) => ops().createSnapshot(origin, name, { cow: spec, chunkSectors: o.chunk, persistent: o.persistent, lockTimeoutMs: lockMs(o), signal }));
       if (globals(cmd).json) return json(r);
       line(`${name}: snapshot of ${origin} at ${r.path}; changes kept in ${r.cow.device}${r.cow.file ? ` (${r.cow.file})` : ''}`);
     });
@@ -123,7 +125,7 @@ export function registerLiveVerbs(program: Command): void {
     .description('remove a snapshot (the origin goes back to its own table when it was the last)')
     .argument('<name>', 'snapshot name')
     .action(async (name: string, o: LockOpt, cmd: Command) => {
-      await guarded('snapshot removal', (signal) => ops.removeSnapshot(name, { lockTimeoutMs: lockMs(o), signal }));
+      await guarded('snapshot removal', (signal) => ops().removeSnapshot(name, { lockTimeoutMs: lockMs(o), signal }));
       if (globals(cmd).json) return json({ name, removed: true });
     });
   waitOptions(snap.command('rollback'))
@@ -131,7 +133,7 @@ export function registerLiveVerbs(program: Command): void {
     .argument('<name>', 'snapshot name')
     .option('-f, --force', 'even while the origin is mounted or open')
     .action(async (name: string, o: LockOpt & { wait?: boolean; quiet?: boolean; force?: boolean }, cmd: Command) => {
-      const r = await followMerge(name, 'rollback', o, (x) => ops.rollback(name, { ...x, force: !!o.force, lockTimeoutMs: lockMs(o) }));
+      const r = await followMerge(name, 'rollback', o, (x) => ops().rollback(name, { ...x, force: !!o.force, lockTimeoutMs: lockMs(o) }));
       if (globals(cmd).json) return json(r);
       line(r.state === 'done' ? `${r.name}: rolled back to ${name}` : `${r.name}: rolling back in the kernel; 'dmctl merge ${r.name}' follows and finishes it`);
     });
@@ -141,7 +143,7 @@ export function registerLiveVerbs(program: Command): void {
     .description('after a reboot or a killed dmctl: rebuild, finish or undo every recorded arrangement (diverted and merging devices); changes nothing the second time')
     .option('--wait', 'wait for a merge it resumes or finds running, and finish it')
     .action(async (o: LockOpt & { wait?: boolean }, cmd: Command) => {
-      const reports = await ops.recover({ wait: !!o.wait, lockTimeoutMs: lockMs(o) });
+      const reports = await ops().recover({ wait: !!o.wait, lockTimeoutMs: lockMs(o) });
       if (globals(cmd).json) json(reports);
       else if (!reports.length) line('nothing to recover');
       else for (const r of reports) line(`${r.device}: ${r.state}${r.error ? ` (${r.error})` : ''}; found ${r.found}${r.did.length ? `; ${r.did.join('; ')}` : ''}`);
@@ -154,7 +156,7 @@ export function registerLiveVerbs(program: Command): void {
     .description('what a device is to devmapper: plain, diverted, merging, origin or snapshot, with its COW fill level')
     .argument('<name>', 'device name')
     .action(async (name: string, _o: unknown, cmd: Command) => {
-      const d = await ops.describe(name); // keys already zeroed by ops
+      const d = await ops().describe(name); // keys already zeroed by ops
       if (globals(cmd).json) return json(d);
       process.stdout.write(describeText(d));
     });

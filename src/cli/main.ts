@@ -7,6 +7,9 @@ import { errorLine, Exit, exitCodeOf } from './exit';
 import { registerLiveVerbs } from './live';
 import { registerLoopVerbs } from './loop';
 import { registerMonitorVerbs } from './monitor';
+import { registerPartsVerbs } from './parts';
+// devmapper's own devices (bases, snapshots) get their udev flags from every verb, also dmsetup's.
+import '../ops/naming';
 
 const pkg = require('../../package.json') as { version: string };
 
@@ -49,6 +52,7 @@ export function buildProgram(): Command {
   registerLoopVerbs(program);
   registerLiveVerbs(program);
   registerMonitorVerbs(program);
+  registerPartsVerbs(program);
   return program;
 }
 

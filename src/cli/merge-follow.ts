@@ -1,13 +1,13 @@
 // Following a merge (or rollback) in the kernel: progress on stderr, Ctrl-C stops waiting only.
-import * as ops from '../ops';
+import type * as Ops from '../ops';
 import { SECTOR_SIZE } from '../units';
 import { CliError, Exit } from './exit';
 import { Progress } from './progress';
 import { onInterrupt } from './signals';
 
-type Run = (o: ops.MergeOptions) => Promise<ops.MergeResult>;
+type Run = (o: Ops.MergeOptions) => Promise<Ops.MergeResult>;
 
-export async function followMerge(name: string, what: 'merge' | 'rollback', o: { wait?: boolean; quiet?: boolean }, run: Run): Promise<ops.MergeResult> {
+export async function followMerge(name: string, what: 'merge' | 'rollback', o: { wait?: boolean; quiet?: boolean }, run: Run): Promise<Ops.MergeResult> {
   if (o.wait === false) return run({ wait: false });
   const ac = new AbortController();
   const off = onInterrupt(() => ac.abort());

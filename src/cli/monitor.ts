@@ -4,7 +4,7 @@
 // object per line.
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import * as ops from '../ops';
+import { ops } from './lazy';
 import type { MonitorEvent } from '../ops';
 import { formatSize } from '../units';
 import { globals, sizeArg } from './args';
@@ -72,7 +72,7 @@ export function registerMonitorVerbs(program: Command): void {
       const g = globals(cmd);
       if (!o.grow && (o.growAt !== undefined || o.growBy !== undefined || o.growMax !== undefined)) throw usage('--grow-at, --grow-by and --grow-max need --grow');
       const grow = o.grow ? { ...(o.growAt !== undefined ? { at: o.growAt } : {}), ...(o.growBy !== undefined ? { by: o.growBy } : {}), ...(o.growMax !== undefined ? { max: o.growMax } : {}) } : undefined;
-      const m = ops.monitor({ ...(names.length ? { names } : {}), ...(grow ? { grow } : {}), ...(o.thresholds ? { thresholds: o.thresholds } : {}) });
+      const m = ops().monitor({ ...(names.length ? { names } : {}), ...(grow ? { grow } : {}), ...(o.thresholds ? { thresholds: o.thresholds } : {}) });
       const off = onInterrupt(() => m.stop());
       m.on('event', (e: MonitorEvent) => {
         if (e.type === 'fill' && !g.verbose) return;
@@ -96,12 +96,12 @@ export function registerMonitorVerbs(program: Command): void {
     .addOption(new Option('--to <size>', 'grow it to this size').argParser(sizeArg('--to')))
     .action(async (name: string, o: LockOpt & { by?: bigint; to?: bigint }, cmd: Command) => {
       if ((o.by === undefined) === (o.to === undefined)) throw usage('give one of --by SIZE or --to SIZE');
-      const d = await ops.describe(name);
+      const d = await ops().describe(name);
       const file = d.cow?.file;
       if (!file) throw new CliError(`${name} is ${d.state}${d.cow ? ' with a COW store on a block device' : ''}: only a file-backed COW store can grow`, Exit.USAGE);
       const from = BigInt(fs.statSync(file).size);
       const to = o.to ?? from + o.by!;
-      const r = await ops.growCow(name, to, { lockTimeoutMs: lockMs(o) });
+      const r = await ops().growCow(name, to, { lockTimeoutMs: lockMs(o) });
       if (globals(cmd).json) return json({ name, file, fromBytes: from, ...r });
       line(`${name}: COW store ${file} grown from ${formatSize(from)} to ${formatSize(r.bytes)}; the kernel sees ${formatSize(r.totalSectors * 512n)}`);
     });

@@ -13,7 +13,9 @@ import { fileNameOf } from '../records';
 import { pause } from './wait';
 
 /** Default bound on the wait for a lock. */
-export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+import { DEFAULT_LOCK_TIMEOUT_MS } from './defaults';
+
+export { DEFAULT_LOCK_TIMEOUT_MS };
 
 export interface LockOptions {
   /** How long to wait for another operation's lock on a device, in ms (default 10 s; 0: try once). */

@@ -28,3 +28,12 @@ export class PartitionTableError extends Error {
     this.where = where;
   }
 }
+
+/** Partition devices refused as a whole: a name taken by another device (EEXIST), a partition
+ *  open or mounted (EBUSY). Nothing was changed. */
+export class PartsError extends Error {
+  override name = 'PartsError';
+  constructor(readonly code: 'EEXIST' | 'EBUSY', message: string) {
+    super(message);
+  }
+}

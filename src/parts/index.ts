@@ -1,7 +1,9 @@
 // Partition tables (MBR with logicals, GPT) read as kpartx reads them, and what kpartx would map.
-// Pure: the device is reached only through the ReadAt callback; nothing here talks to the kernel.
+// The readers are pure (the device is reached only through a ReadAt callback); devices.ts makes
+// and removes the partition devices.
 export type { Partition, PartitionTable, ReadAt, ReadOptions } from './types';
-export { PartitionTableError, type PartitionTableErrorCode } from './errors';
+export { PartitionTableError, PartsError, type PartitionTableErrorCode } from './errors';
+export { addPartitions, listPartitions, removePartitions, type Disk, type PartitionListing, type PartsOptions } from './devices';
 export { readPartitionTable } from './table';
 export { kpartxDelimiter, kpartxListLines, kpartxMappings, kpartxName, kpartxSectors, type KpartxMapping, type KpartxOptions } from './kpartx';
 

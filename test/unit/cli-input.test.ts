@@ -22,7 +22,7 @@ describe('dmctl --help', () => {
     expect(r.code).toBe(0);
     for (const verb of ['version', 'targets', 'ls', 'info', 'create', 'remove', 'remove_all', 'rename', 'suspend', 'resume',
       'load', 'reload', 'clear', 'table', 'status', 'deps', 'wait', 'message', 'mknodes', 'setgeometry', 'loop', 'replace',
-      'divert', 'merge', 'discard', 'snapshot', 'describe', 'recover', 'monitor', 'grow-cow']) {
+      'divert', 'merge', 'discard', 'snapshot', 'describe', 'recover', 'monitor', 'grow-cow', 'parts']) {
       expect(r.stdout).toMatch(new RegExp(`^  ${verb} `, 'm'));
     }
     expect(r.stdout).toContain('Exit codes:');
