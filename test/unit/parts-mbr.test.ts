@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PartitionTableError, readPartitionTable, type PartitionTable } from '../../src/parts';
-import { buildMbr, classicMbr as classic, readerOf, writeMbrEntry } from '../helpers/parts-image';
+import { buildMbr, classicMbr as classic, readerOf, writeMbrEntry, type MbrSlot } from '../helpers/parts-image';
 import { thrown } from '../helpers/thrown';
 
 const parse = (b: Buffer, size = BigInt(b.length)): PartitionTable => readPartitionTable(readerOf(b), size);
@@ -95,59 +95,35 @@ describe('damaged MBRs', () => {
     expect(failure(() => parse(Buffer.alloc(8192))).code).toBe('ENOTABLE');
   });
 
-  it('a primary past the end of the disk: ERANGE naming the entry', () => {
-    const b = buildMbr(classic);
-    writeMbrEntry(b, 0, 1, { type: 0x83, start: 6144, sectors: 20000 });
-    const e = failure(() => parse(b));
-    expect([e.code, e.where]).toEqual(['ERANGE', 'sector 0, entry 2']);
-  });
+  // One entry of the classic layout changed: [what, sector of the MBR/EBR, entry, new entry, code, where].
+  const damaged: [string, number, number, MbrSlot, string, string][] = [
+    ['a primary past the end of the disk', 0, 1, { type: 0x83, start: 6144, sectors: 20000 }, 'ERANGE', 'sector 0, entry 2'],
+    ['overlapping primaries', 0, 1, { type: 0x83, start: 6000, sectors: 100 }, 'EOVERLAP', 'partitions 1 and 2'],
+    ['overlapping logicals', 12288, 0, { type: 0x83, start: 14336 - 12288, sectors: 4097 }, 'EOVERLAP', 'partitions 6 and 7'],
+    ['a logical that covers the next EBR', 8192, 0, { type: 0x83, start: 2048, sectors: 2049 }, 'EOVERLAP', 'EBR at sector 12288'],
+    ['an EBR link outside the extended partition', 12288, 1, { type: 0x05, start: 12288, sectors: 100 }, 'ERANGE', 'EBR at sector 12288'],
+    ['a logical reaching outside the extended partition', 16384, 0, { type: 0x83, start: 2048, sectors: 4000 }, 'ERANGE', 'EBR at sector 16384, entry 1'],
+  ];
+  for (const [what, sector, entry, e, code, where] of damaged) {
+    it(`${what}: ${code} naming ${where}`, () => {
+      const b = buildMbr(classic);
+      writeMbrEntry(b, sector, entry, e);
+      const err = failure(() => parse(b));
+      expect([err.code, err.where]).toEqual([code, where]);
+    });
+  }
 
   it('a primary that starts at sector 0 (over the MBR): ERANGE', () => {
     const b = buildMbr({ diskSectors: 4096, slots: [{ type: 0x83, start: 0, sectors: 100 }] });
     expect(failure(() => parse(b)).code).toBe('ERANGE');
   });
 
-  it('overlapping primaries: EOVERLAP naming both', () => {
-    const b = buildMbr(classic);
-    writeMbrEntry(b, 0, 1, { type: 0x83, start: 6000, sectors: 100 });
-    const e = failure(() => parse(b));
-    expect([e.code, e.where]).toEqual(['EOVERLAP', 'partitions 1 and 2']);
-  });
-
-  it('overlapping logicals: EOVERLAP', () => {
-    const b = buildMbr(classic);
-    writeMbrEntry(b, 12288, 0, { type: 0x83, start: 14336 - 12288, sectors: 4097 });
-    const e = failure(() => parse(b));
-    expect([e.code, e.where]).toEqual(['EOVERLAP', 'partitions 6 and 7']);
-  });
-
-  it('a logical that covers the next EBR: EOVERLAP naming the EBR', () => {
-    const b = buildMbr(classic);
-    writeMbrEntry(b, 8192, 0, { type: 0x83, start: 2048, sectors: 2049 });
-    const e = failure(() => parse(b));
-    expect([e.code, e.where]).toEqual(['EOVERLAP', 'EBR at sector 12288']);
-  });
-
   it('an EBR chain that loops: ELOOP at the EBR whose link closes the loop', () => {
     const b = buildMbr(classic);
     writeMbrEntry(b, 16384, 1, { type: 0x05, start: 0, sectors: 4096 });
     b.writeUInt32LE(4096, 16384 * 512 + 0x1be + 16 + 8); // link back to 8192 + 4096 = EBR 2
-    const e = failure(() => parse(b));
-    expect([e.code, e.where]).toEqual(['ELOOP', 'EBR at sector 16384']);
-  });
-
-  it('an EBR link outside the extended partition: ERANGE', () => {
-    const b = buildMbr(classic);
-    writeMbrEntry(b, 12288, 1, { type: 0x05, start: 12288, sectors: 100 });
-    const e = failure(() => parse(b));
-    expect([e.code, e.where]).toEqual(['ERANGE', 'EBR at sector 12288']);
-  });
-
-  it('a logical reaching outside the extended partition: ERANGE naming the EBR entry', () => {
-    const b = buildMbr(classic);
-    writeMbrEntry(b, 16384, 0, { type: 0x83, start: 2048, sectors: 4000 });
-    const e = failure(() => parse(b));
-    expect([e.code, e.where]).toEqual(['ERANGE', 'EBR at sector 16384, entry 1']);
+    const err = failure(() => parse(b));
+    expect([err.code, err.where]).toEqual(['ELOOP', 'EBR at sector 16384']);
   });
 
   it('an extended partition smaller than the 2 sectors kpartx maps: ERANGE', () => {
