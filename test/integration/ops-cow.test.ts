@@ -1,10 +1,9 @@
 // COW fill: warnings at thresholds (from status reads and DEV_WAIT, no busy loop), growth of a
 // file-backed COW that keeps a diverted device writable past its initial size, and a store that
-// fills up being reported invalid.
+// fills up being reported invalid. (Memory over many polls: ops-cow-memory.test.ts; growth by
+// hand: dmctl grow-cow in cli-monitor.test.ts.)
 import fs from 'node:fs';
 import path from 'node:path';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import * as ops from '../../src/ops';
@@ -78,49 +77,6 @@ describe('COW fill', () => {
     // software emulation on a loaded host they alone have taken 400 ms.
     expect((cpu.user + cpu.system) / 1000).toBeLessThan(1000);
     await ops.discard(v);
-  });
-
-  it('memory stays flat over 10,000 polls: a poll leaves nothing behind on the armed wait', async () => {
-    const v = await plain('v', 16);
-    await ops.divert(v, { cow: { file: path.join(testDir(), 'polls.cow'), size: '2M' } });
-    v8.setFlagsFromString('--expose_gc');
-    const gc = vm.runInNewContext('gc') as () => void;
-    let polls = 0;
-    dm.setIoctlObserver((s) => {
-      if (s.cmd === 'TABLE_STATUS' && s.name === v) polls++;
-    });
-    const ac = new AbortController();
-    const w = ops.watchCow(v, { signal: ac.signal, intervalMs: 1 });
-    const until = async (n: number): Promise<void> => {
-      while (polls < n) await sleep(20);
-    };
-    try {
-      await until(1000);
-      gc();
-      const before = process.memoryUsage().heapUsed;
-      await until(11_000);
-      gc();
-      // A reaction per poll on the long-lived wait kept several hundred bytes each: megabytes here.
-      expect(process.memoryUsage().heapUsed - before).toBeLessThan(MiB);
-    } finally {
-      ac.abort();
-      dm.setIoctlObserver();
-    }
-    await w.done;
-    await ops.discard(v);
-  }, 600_000);
-
-  it('growCow extends the store by hand; the kernel sees the new size', async () => {
-    const v = await plain('v', 16);
-    const cow = path.join(testDir(), 'hand.cow');
-    await ops.divert(v, { cow: { file: cow, size: '2M' } });
-    const before = (await ops.describe(v)).cow!.status;
-    const r = await ops.growCow(v, '6M');
-    expect(r.bytes).toBe(6n * BigInt(MiB));
-    expect(before.state === 'active' && r.totalSectors > before.total).toBe(true);
-    await expect(ops.growCow(v, '1M')).rejects.toBeInstanceOf(RangeError);
-    await ops.discard(v);
-    expect(fs.existsSync(cow)).toBe(false);
   });
 
   it('without growth, a full P store is reported invalid (the kernel event wakes the watcher)', async () => {
