@@ -82,6 +82,26 @@ describe('origins with snapshots after a reboot', () => {
   });
 });
 
+describe('looking before acting', () => {
+  it('after a killed snapshot create, every snapshot operation on the origin refuses, naming dmctl recover; after recover they work', async () => {
+    const { name: v } = await twoSegmentDevice('la', 8);
+    const [keep, s] = [testName('la-k'), testName('la-s')];
+    await ops.createSnapshot(v, keep, { cow: { file: cowFile('la-k'), size: '4M' } });
+    await killAt('snapshot', [v, s], { cow: { file: cowFile('la-s'), size: '4M' } }, 'snapshot:create S');
+    const refused = /interrupted; run 'dmctl recover'/;
+    await expect(ops.createSnapshot(v, testName('la-t'), { cow: { file: cowFile('la-t'), size: '4M' } })).rejects.toThrow(refused);
+    await expect(ops.removeSnapshot(keep)).rejects.toThrow(refused);
+    await expect(ops.rollback(keep)).rejects.toThrow(refused);
+    expect(exists(keep)).toBe(true);
+    expect(fs.existsSync(cowFile('la-t'))).toBe(false);
+    await ops.recover();
+    settled([v, keep, s, ops.baseName(v)]);
+    await end(v, [keep, s]);
+    nothingLeft(v, [keep, s], [cowFile('la-k'), cowFile('la-s')]);
+    await dm.remove(v);
+  });
+});
+
 describe('a snapshot operation killed at any step', { timeout: 1_800_000 }, () => {
   const cases = ['snapshot', 'remove-snapshot', 'rollback'] as const;
   for (const op of cases) {
