@@ -36,11 +36,17 @@ function accelerator() {
 }
 
 /** The reference tools the tests compare devmapper with, fetched once (apt-get download) and
- *  named to the guest: kpartx (its libdevmapper comes with this machine's dmsetup). */
+ *  named to the guest: kpartx and lvm2 (their libdevmapper comes with this machine's dmsetup;
+ *  lvm2's libdevmapper-event does not, and is put on its library path). */
 function toolsPrelude() {
-  const dir = unpackDeb('kpartx');
-  const kpartx = ['sbin/kpartx', 'usr/sbin/kpartx'].map((p) => path.join(dir, p)).find((p) => fs.existsSync(p));
-  return kpartx ? [`export DEVMAPPER_RIG_KPARTX=${quote(kpartx)}`] : [];
+  const find = (dir, name) => ['sbin', 'usr/sbin'].map((d) => path.join(dir, d, name)).find((p) => fs.existsSync(p));
+  const kpartx = find(unpackDeb('kpartx'), 'kpartx');
+  const lvm = find(unpackDeb('lvm2'), 'lvm');
+  const event = path.join(unpackDeb('libdevmapper-event1.02.1'), 'lib', 'x86_64-linux-gnu');
+  return [
+    ...(kpartx ? [`export DEVMAPPER_RIG_KPARTX=${quote(kpartx)}`] : []),
+    ...(lvm ? [`export DEVMAPPER_RIG_LVM=${quote(lvm)} DEVMAPPER_RIG_LVM_LIBS=${quote(event)}`] : []),
+  ];
 }
 
 function writeCommand(runDir, cmd, cwd, suite) {

@@ -45,6 +45,8 @@ const CREATE_LIKE = new Set(['DEV_CREATE', 'DEV_RENAME']);
 
 const STORE_EXIT: Record<string, ExitCode> = { EBUSY: Exit.BUSY, ENOENT: Exit.NO_DEVICE, EINVAL: Exit.USAGE };
 
+const LVM_EXIT: Record<string, ExitCode> = { NO_DEVICE: Exit.NO_DEVICE, NO_VG: Exit.NO_DEVICE, EXISTS: Exit.EXISTS, BUSY: Exit.BUSY };
+
 /** The exit code for any error a verb throws. */
 export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof CliError) return err.exitCode;
@@ -55,6 +57,8 @@ export function exitCodeOf(err: unknown): ExitCode {
   if (err instanceof TableError) return Exit.TABLE;
   // src/parts: a partition table that cannot be read is a table that does not parse.
   if ((err as { name?: unknown })?.name === 'PartitionTableError') return Exit.TABLE;
+  // src/lvm: metadata that cannot be read or mapped is a table that does not parse.
+  if ((err as { name?: unknown })?.name === 'LvmError') return LVM_EXIT[(err as { code: string }).code] ?? Exit.TABLE;
   if ((err as { name?: unknown })?.name === 'PartsError') return (err as { code: string }).code === 'EEXIST' ? Exit.EXISTS : Exit.BUSY;
   // src/ops' OperationError (matched by name: it rolled back, or says what it left).
   if ((err as { name?: unknown })?.name === 'OperationError') return Exit.OPERATION;

@@ -2,7 +2,9 @@
 // dmsetup verb does not pay for loading the live operations, partitions and records (dmctl's
 // start-up is most of a short verb's time, and tests and scripts run it many times).
 import type * as Ops from '../ops';
+import type * as Lvm from '../lvm';
 import type * as Parts from '../parts';
 
 export const ops = (): typeof Ops => require('../ops') as typeof Ops;
 export const parts = (): typeof Parts => require('../parts') as typeof Parts;
+export const lvm = (): typeof Lvm => require('../lvm') as typeof Lvm;

@@ -7,6 +7,7 @@ import { errorLine, Exit, exitCodeOf } from './exit';
 import { registerLiveVerbs } from './live';
 import { registerLoopVerbs } from './loop';
 import { registerMonitorVerbs } from './monitor';
+import { registerLvmVerbs } from './lvm';
 import { registerPartsVerbs } from './parts';
 // devmapper's own devices (bases, snapshots) get their udev flags from every verb, also dmsetup's.
 import '../ops/naming';
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerLiveVerbs(program);
   registerMonitorVerbs(program);
   registerPartsVerbs(program);
+  registerLvmVerbs(program);
   return program;
 }
 

@@ -8,7 +8,8 @@ export type LvmErrorCode =
   | 'FORMAT' // parsed, but not LVM2 VG metadata of a version we read
   | 'MISSING_FIELD' | 'BAD_VALUE' | 'BAD_UUID' | 'BAD_NAME' | 'DUPLICATE' | 'UNKNOWN_VOLUME'
   | 'SEGMENT_COUNT' | 'GAP' | 'OVERLAP' | 'EXTENTS' | 'STRIPES'
-  | 'UNSUPPORTED_SEGMENT' | 'LV_AREA' | 'MISSING_PV' | 'EXPORTED_VG';
+  | 'UNSUPPORTED_SEGMENT' | 'LV_AREA' | 'MISSING_PV' | 'EXPORTED_VG' | 'PAST_END'
+  | 'NO_DEVICE' | 'NO_VG' | 'EXISTS' | 'BUSY'; // activation: nothing there, a name taken, an LV open
 
 /**
  * Every refusal of this module. `where` says where in the device or the metadata the fault is
@@ -23,12 +24,21 @@ export class LvmError extends Error {
   readonly lv?: string;
   /** The segment type an activation refusal is about. */
   readonly segmentType?: string;
+  /** The message without its `where`. */
+  readonly detail: string;
 
   constructor(code: LvmErrorCode, where: string, message: string, extra: { lv?: string; segmentType?: string } = {}) {
     super(`${where}: ${message}`);
     this.code = code;
     this.where = where;
+    this.detail = message;
     if (extra.lv !== undefined) this.lv = extra.lv;
     if (extra.segmentType !== undefined) this.segmentType = extra.segmentType;
+  }
+
+  /** The same refusal, placed inside `outer` (the device it was read from). */
+  within(outer: string): LvmError {
+    const { lv, segmentType } = this;
+    return new LvmError(this.code, `${outer} ${this.where}`, this.detail, { ...(lv !== undefined ? { lv } : {}), ...(segmentType !== undefined ? { segmentType } : {}) });
   }
 }

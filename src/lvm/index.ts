@@ -1,15 +1,10 @@
 /**
- * LVM2 volumes read straight from the disk, with no lvm2 and no kernel: the PV label, the
- * metadata areas, the text metadata, the VG model, and the dm devices `vgchange -ay` would create
- * for linear and striped LVs. Every function is pure over a read callback; every refusal is an
- * `LvmError`.
+ * LVM2 volumes read straight from the disk, with no lvm2: the PV label, the metadata areas, the
+ * text metadata, the VG model and the tables `vgchange -ay` loads for linear and striped LVs (pure
+ * functions over a read callback); then the machine's scan and the activation itself (`scan.ts`,
+ * `activate.ts`), which read block devices and make dm devices but never write a PV. Every
+ * refusal is an `LvmError`.
  */
-import type { ReadAt } from './device';
-import { LvmError } from './errors';
-import { type PhysicalVolumeLabel, readPvLabel } from './label';
-import { type MetadataText, readMetadataText } from './mda';
-import { type VolumeGroup, volumeGroupFromText } from './model';
-
 export { LvmError, type LvmErrorCode } from './errors';
 export { INITIAL_CRC, lvmCrc } from './crc';
 export type { DiskArea, ReadAt } from './device';
@@ -22,57 +17,12 @@ export {
 export { volumeGroupFromConfig, volumeGroupFromText, type LogicalVolume, type PhysicalVolume, type VolumeGroup } from './model';
 export type { Segment, SegmentArea } from './segments';
 export { checkName, formatId, parseId } from './names';
+export { scanPhysicalVolume, volumeGroupsFrom, type PhysicalVolumeScan, type VolumeGroupsOptions } from './metadata';
+export { findVolumeGroup, pvDevices, scanLvm, type LvmScan, type PvDeviceFound } from './scan';
 export { activationPlan, dmName, dmUuid, lvTable, type Activation, type PvDevice, type TableLine, type TableOptions } from './tables';
 
-/** A PV as found on a device: its label and the committed text of each readable metadata area. */
-export interface PhysicalVolumeScan {
-  label: PhysicalVolumeLabel;
-  metadata: MetadataText[];
-  /** Metadata areas that could not be read (bad CRC, bad checksum, ...): the others may still serve. */
-  errors: LvmError[];
-}
-
-/** Undefined when the device carries no LVM2 label. */
-export function scanPhysicalVolume(read: ReadAt): PhysicalVolumeScan | undefined {
-  const label = readPvLabel(read);
-  if (!label) return undefined;
-  const metadata: MetadataText[] = [];
-  const errors: LvmError[] = [];
-  for (const area of label.metadataAreas) {
-    try {
-      const m = readMetadataText(read, area);
-      if (m) metadata.push(m);
-    } catch (e) {
-      if (!(e instanceof LvmError)) throw e;
-      errors.push(e);
-    }
-  }
-  return { label, metadata, errors };
-}
-
-export interface VolumeGroupsOptions {
-  /** Called for a copy that does not parse or validate; without it such a copy throws. */
-  onError?: (error: LvmError, source: string) => void;
-}
-
-/**
- * The VGs the given metadata copies describe, one per VG id: where copies disagree (a PV missed
- * the last update) the highest seqno wins, as in LVM2.
- */
-export function volumeGroupsFrom(copies: readonly (string | MetadataText)[], options: VolumeGroupsOptions = {}): VolumeGroup[] {
-  const byId = new Map<string, VolumeGroup>();
-  copies.forEach((copy, i) => {
-    const source = typeof copy === 'string' ? `copy ${i}` : copy.where;
-    let vg: VolumeGroup;
-    try {
-      vg = volumeGroupFromText(typeof copy === 'string' ? copy : copy.text);
-    } catch (e) {
-      if (!(e instanceof LvmError) || !options.onError) throw e;
-      options.onError(e, source);
-      return;
-    }
-    const held = byId.get(vg.id);
-    if (!held || vg.seqno > held.seqno) byId.set(vg.id, vg);
-  });
-  return [...byId.values()];
-}
+export {
+  activateVolumeGroup, deactivateVolumeGroup, splitDmName,
+  type ActivationReport, type DeactivationReport, type LvMapped, type LvOutcome, type LvmSelection,
+} from './activate';
+export { listVolumeGroups, type LvListed, type LvmListing, type VgListed } from './list';

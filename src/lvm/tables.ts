@@ -17,6 +17,8 @@ export interface TableOptions {
    * line. Off, it becomes `striped 1 <extent size>` when the extent holds a whole page.
    */
   useLinearTarget?: boolean;
+  /** The PV's device size now, in sectors: an LV reaching past it is refused (a shrunk or truncated PV). */
+  pvSectors?: (pvId: string) => bigint | undefined;
 }
 
 /** `major:minor` of the device holding a PV, by the PV's 32-character id; undefined if absent. */
@@ -54,7 +56,13 @@ export function lvTable(vg: VolumeGroup, lv: LogicalVolume, pvDevice: PvDevice, 
       const pv = pvs.get(a.pv)!;
       const dev = pv.missing ? undefined : pvDevice(pv.id);
       if (dev === undefined) absent.add(`${pv.name} (${pv.uuid})`);
-      return `${dev ?? '-'} ${pv.peStart + BigInt(a.extent) * vg.extentSize}`;
+      const first = pv.peStart + BigInt(a.extent) * vg.extentSize;
+      const end = first + length / BigInt(seg.areas!.length);
+      const size = dev === undefined ? undefined : options.pvSectors?.(pv.id);
+      if (size !== undefined && end > size) {
+        throw new LvmError('PAST_END', seg.where, `LV ${lv.name} needs sectors ${first}..${end - 1n} of ${pv.name} (${dev}), which has ${size}`, { lv: lv.name });
+      }
+      return `${dev ?? '-'} ${first}`;
     });
     if (areas.length > 1) return { start, length, type: 'striped', params: `${areas.length} ${seg.stripeSize} ${areas.join(' ')}` };
     if (options.useLinearTarget === false && vg.extentSize >= PAGE_SECTORS) {

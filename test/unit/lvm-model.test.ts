@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LvmError, activationPlan, dmName, dmUuid, lvTable, volumeGroupFromText, type VolumeGroup } from '../../src/lvm';
+import { LvmError, activationPlan, dmName, dmUuid, lvTable, splitDmName, volumeGroupFromText, type VolumeGroup } from '../../src/lvm';
 import { PV0, PV1, VG_ID, type VgSpec, id, sample, vgText } from '../helpers/lvm-image';
 import { thrown } from '../helpers/thrown';
 
@@ -71,6 +71,21 @@ describe('LVM2 metadata to dm devices', () => {
     // a PV the metadata marks MISSING counts as missing even if a device is offered
     const marked = volumeGroupFromText(vgText({ ...sample, pvs: [sample.pvs[0]!, { ...sample.pvs[1]!, status: ['ALLOCATABLE', 'MISSING'] }] }, 'disk'));
     expect(activationPlan(marked, loops).filter((a) => a.action === 'refuse').map((a) => a.lv.name)).toEqual(['stripe', 'span', 'lv-y']);
+  });
+
+  it('refuses an LV reaching past the end of its PV as the device is now (a shrunk or truncated PV), naming the sectors', () => {
+    const vg = volumeGroupFromText(vgText(sample, 'disk'));
+    const sectors = (pvId: string) => (pvId === bare(PV1) ? 4096n : undefined);
+    const plan = activationPlan(vg, loops, { pvSectors: sectors });
+    expect(plan.filter((a) => a.action === 'refuse').map((a) => [a.lv.name, a.action === 'refuse' && a.error.code])).toEqual([['stripe', 'PAST_END'], ['span', 'PAST_END'], ['lv-y', 'PAST_END']]);
+    expect(refusal(() => lvTable(vg, lv(vg, 'span'), loops, { pvSectors: sectors })).message).toMatch(/LV span needs sectors \d+\.\.\d+ of pv1 \(7:1\), which has 4096/);
+  });
+
+  it('splits a dm name back into VG and LV as LVM2 builds it', () => {
+    expect(splitDmName(dmName('vg-x', 'lv--y'))).toEqual({ vg: 'vg-x', lv: 'lv--y' });
+    expect(splitDmName('vg0-lv0')).toEqual({ vg: 'vg0', lv: 'lv0' });
+    expect(splitDmName('a-b-c')).toBeUndefined();
+    expect(splitDmName('plain')).toBeUndefined();
   });
 
   it('lists thin, thin-pool and raid LVs with their type and refuses them by name; hidden sub-LVs are skipped', () => {

@@ -1,0 +1,237 @@
+// dmctl lvm side by side with lvm2 (Debian's, fetched by the rig) on the same PVs: a VG made by
+// lvm2 with a linear LV in two segments (whose name has a dash), a striped LV, an LV spanning two
+// PVs, a read-only LV and an LV of a type devmapper does not map. `dmctl lvm activate` makes the
+// devices `vgchange -ay` makes (names, uuids, tables, read-only), data written through lvm2's
+// devices reads back through devmapper's; a missing PV, a bad checksum, a truncated PV and a PV
+// shorter than its extents are refused by name.
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as dm from '../../src/dm';
+import * as loop from '../../src/loop';
+import { readMdaHeader, readPvLabel } from '../../src/lvm';
+import { makeLoop, removeTestDir, testDir, type TestLoop } from '../helpers/loop';
+import { lvm2, type Lvm2 } from '../helpers/lvm2';
+import { assertBuilt, dmctl, ok, okJson } from './cli-helpers';
+
+const MiB = 1024 * 1024;
+const VG = `dmt${process.pid}-vg`;
+const PREFIX = `${VG.replace(/-/g, '--')}-`;
+const node = (lv: string): string => dm.nodePath(`${PREFIX}${lv.replace(/-/g, '--')}`);
+let A: TestLoop;
+let B: TestLoop;
+let lvm: Lvm2;
+const copies: string[] = [];
+
+interface Seen {
+  name: string;
+  uuid: string;
+  readOnly: boolean;
+  table: string[];
+}
+
+/** The VG's dm devices: name, uuid, read-only flag and table. */
+function devicesOfVg(): Seen[] {
+  return dm.listDevicesSync().filter((d) => d.name.startsWith(PREFIX)).map((d) => {
+    const info = dm.infoSync(d.name);
+    return { name: d.name, uuid: info.uuid, readOnly: info.flags.readOnly, table: dm.tableSync(d.name).map((t) => `${t.start} ${t.length} ${t.type} ${t.params}`) };
+  }).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function removeVgDevices(): Promise<void> {
+  for (const d of devicesOfVg().reverse()) await dm.remove(d.name, { retry: true }).catch(() => undefined);
+}
+
+/** A read-only loop device over a copy of the first `bytes` of a PV's image. */
+async function truncatedCopy(pv: TestLoop, bytes: number): Promise<{ path: string }> {
+  const buf = Buffer.alloc(bytes);
+  const fd = fs.openSync(pv.path, 'r');
+  fs.readSync(fd, buf, 0, bytes, 0);
+  fs.closeSync(fd);
+  const file = path.join(testDir(), `copy-${bytes}.img`);
+  fs.writeFileSync(file, buf);
+  const l = await loop.attach(file, { readOnly: true });
+  copies.push(l.path);
+  return l;
+}
+
+beforeAll(async () => {
+  assertBuilt();
+  A = await makeLoop(64 * MiB);
+  B = await makeLoop(64 * MiB);
+  lvm = lvm2(testDir(), [A.path, B.path]);
+  lvm.run(['pvcreate', '-y', A.path, B.path]);
+  lvm.run(['vgcreate', '-s', '1m', VG, A.path, B.path]);
+  const lv = (args: string[]) => lvm.run(['lvcreate', '-y', '-Zn', '-Wn', '-an', ...args]);
+  lv(['-n', 'two-seg', '-L', '4m', VG, A.path]);
+  lv(['-n', 'gap', '-L', '2m', VG, A.path]);
+  lvm.run(['lvextend', '-L', '+4m', `${VG}/two-seg`, A.path]);
+  lv(['-n', 'striped', '-i', '2', '-I', '64k', '-L', '8m', VG]);
+  lv(['-n', 'ro', '-p', 'r', '-L', '2m', VG, B.path]);
+  // More than either PV has left (A 49 extents, B 57): it spans both.
+  lv(['-n', 'span', '-L', '60m', VG, A.path, B.path]);
+  lv(['--type', 'error', '-n', 'bad', '-L', '4m', VG]);
+}, 180_000);
+
+afterEach(removeVgDevices);
+afterAll(async () => {
+  await removeVgDevices();
+  for (const c of copies) await loop.detach(c).catch(() => undefined);
+  for (const l of [A, B]) await l?.cleanup().catch(() => undefined);
+  await removeTestDir();
+});
+
+const PATTERN_AT = [0, 0.5, 1] as const;
+
+/** Writes 64 KiB of random bytes at the start, middle and end of each device; their hashes. */
+function writeSamples(names: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const name of names) {
+    const fd = fs.openSync(dm.nodePath(name), 'r+');
+    const { major, minor } = dm.infoSync(name);
+    const size = Number(fs.readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8')) * 512;
+    for (const at of PATTERN_AT) {
+      const off = Math.min(Math.floor((size * at) / 65536) * 65536, size - 65536);
+      const data = randomBytes(65536);
+      fs.writeSync(fd, data, 0, data.length, off);
+      out.set(`${name}@${off}`, createHash('sha256').update(data).digest('hex'));
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+  }
+  return out;
+}
+
+function readSamples(samples: Map<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const key of samples.keys()) {
+    const [name, off] = key.split('@') as [string, string];
+    const fd = fs.openSync(dm.nodePath(name), 'r');
+    const buf = Buffer.alloc(65536);
+    fs.readSync(fd, buf, 0, buf.length, Number(off));
+    fs.closeSync(fd);
+    out.set(key, createHash('sha256').update(buf).digest('hex'));
+  }
+  return out;
+}
+
+describe('dmctl lvm beside lvm2', () => {
+  it('activates what vgchange -ay activates: the same names, uuids, tables and read-only flags; lvm2 data reads back; deactivate refuses while open', async () => {
+    lvm.run(['vgchange', '-ay', VG]);
+    const theirs = devicesOfVg();
+    expect(theirs.map((d) => d.name)).toEqual(['bad', 'gap', 'ro', 'span', 'striped', 'two--seg'].map((l) => PREFIX + l));
+    const samples = writeSamples(theirs.filter((d) => !d.readOnly && !d.name.endsWith('-bad')).map((d) => d.name));
+    lvm.run(['vgchange', '-an', VG]);
+    expect(devicesOfVg()).toEqual([]);
+
+    const r = await dmctl(['--json', 'lvm', 'activate', VG]);
+    // The error-type LV is refused by name and type; every other LV is made.
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/refused bad: .*LV bad is of type error/);
+    const report = JSON.parse(r.stdout) as { lvs: { lv: string; result: string; error?: { code: string } }[] };
+    expect(report.lvs.map((x) => [x.lv, x.result, x.error?.code])).toEqual([
+      ['two-seg', 'created', undefined], ['gap', 'created', undefined], ['striped', 'created', undefined],
+      ['ro', 'created', undefined], ['span', 'created', undefined], ['bad', 'refused', 'UNSUPPORTED_SEGMENT'],
+    ]);
+    const ours = devicesOfVg();
+    expect(ours).toEqual(theirs.filter((d) => !d.name.endsWith('-bad')));
+    // What the VG was built to cover, as lvm2 mapped it too.
+    const table = (lv: string) => ours.find((d) => d.name === PREFIX + lv.replace(/-/g, '--'))!.table;
+    expect(table('two-seg')).toHaveLength(2);
+    expect(table('striped')).toEqual([expect.stringMatching(/^0 16384 striped 2 128 \d+:\d+ \d+ \d+:\d+ \d+$/)]);
+    expect(table('span').map((t) => t.split(' ')[3]).sort()).toEqual([`${A.major}:${A.minor}`, `${B.major}:${B.minor}`].sort());
+    expect(ours.find((d) => d.name.endsWith('-ro'))!.readOnly).toBe(true);
+    expect(readSamples(samples)).toEqual(samples);
+    expect(fs.readlinkSync(`/dev/${VG}/two-seg`)).toBe(`../mapper/${PREFIX}two--seg`);
+
+    const listed = await okJson<{ name: string; lvs: { name: string; type: string; active?: string }[] }[]>(['lvm', 'list', A.path, B.path]);
+    expect(listed.map((v) => v.name)).toEqual([VG]);
+    expect(listed[0]!.lvs.map((l) => [l.name, l.type, l.active])).toEqual([
+      ['two-seg', 'linear', `${PREFIX}two--seg`], ['gap', 'linear', `${PREFIX}gap`], ['striped', 'striped', `${PREFIX}striped`],
+      ['ro', 'linear', `${PREFIX}ro`], ['span', 'linear', `${PREFIX}span`], ['bad', 'error', undefined],
+    ]);
+    // Again: every device is kept as it is; naming LVs limits the call to them.
+    expect(await ok(['lvm', 'activate', VG, 'gap', 'span'])).toMatch(/gap: already active.*\n.*span: already active/);
+
+    const fd = fs.openSync(node('span'), 'r');
+    try {
+      const busy = await dmctl(['lvm', 'deactivate', VG]);
+      expect(busy.code, busy.stderr).toBe(5);
+      expect(busy.stderr).toMatch(/span is open or mounted: nothing was removed/);
+      expect(devicesOfVg()).toEqual(ours);
+    } finally {
+      fs.closeSync(fd);
+    }
+    expect(await ok(['lvm', 'deactivate', VG])).toMatch(/^removed /);
+    expect(devicesOfVg()).toEqual([]);
+    expect(fs.existsSync(`/dev/${VG}`)).toBe(false);
+  });
+
+  it('a missing PV: the LVs on it are refused by name, the others map', async () => {
+    const r = await dmctl(['--json', 'lvm', 'activate', VG, '--device', A.path]);
+    expect(r.code, r.stderr).toBe(3);
+    const report = JSON.parse(r.stdout) as { lvs: { lv: string; result: string; error?: { code: string } }[] };
+    expect(report.lvs.map((x) => [x.lv, x.result, x.error?.code])).toEqual([
+      ['two-seg', 'created', undefined], ['gap', 'created', undefined], ['striped', 'refused', 'MISSING_PV'],
+      ['ro', 'refused', 'MISSING_PV'], ['span', 'refused', 'MISSING_PV'], ['bad', 'refused', 'UNSUPPORTED_SEGMENT'],
+    ]);
+    expect(r.stderr).toMatch(/refused striped: .*LV striped needs pv1/);
+    expect(devicesOfVg().map((d) => d.name)).toEqual([`${PREFIX}gap`, `${PREFIX}two--seg`]);
+    await ok(['lvm', 'deactivate', VG]);
+    expect(devicesOfVg()).toEqual([]);
+  });
+
+  it('damaged PVs: a bad text checksum, a truncated PV and a PV shorter than its extents are refused naming where; nothing maps over the wrong bytes', async () => {
+    // A PV cut after its metadata header: the text is past the end.
+    const cut = await truncatedCopy(A, 6 * 1024);
+    const t = await dmctl(['lvm', 'list', cut.path]);
+    expect(t.code).toBe(3);
+    expect(t.stderr).toMatch(new RegExp(`${cut.path} .*metadata text at byte \\d+: needed \\d+ bytes, the device gave \\d+`));
+
+    // A PV of 8 MiB where the VG says 64: LVs whose extents lie past its end are refused, the one inside maps.
+    const short = await truncatedCopy(A, 8 * MiB);
+    const s = await dmctl(['--json', 'lvm', 'activate', VG, '--device', short.path]);
+    expect(s.code, s.stderr).toBe(3);
+    const report = JSON.parse(s.stdout) as { lvs: { lv: string; result: string; error?: { code: string } }[] };
+    expect(report.lvs.filter((x) => x.lv === 'two-seg' || x.lv === 'gap').map((x) => [x.lv, x.result, x.error?.code])).toEqual([
+      ['two-seg', 'refused', 'PAST_END'], ['gap', 'created', undefined],
+    ]);
+    expect(s.stderr).toMatch(/refused two-seg: .*LV two-seg needs sectors \d+\.\.\d+ of pv0 \(\d+:\d+\), which has 16384/);
+    await ok(['lvm', 'deactivate', VG]);
+
+    // One byte of A's committed text flipped: A alone is refused naming the checksum; with B the VG maps from B's copy.
+    const read = (fd: number) => (offset: bigint, length: number) => {
+      const b = Buffer.alloc(length);
+      return b.subarray(0, fs.readSync(fd, b, 0, length, offset));
+    };
+    const fd = fs.openSync(A.path, 'r+');
+    const label = readPvLabel(read(fd))!;
+    const h = readMdaHeader(read(fd), label.metadataAreas[0]!);
+    const at = Number(h.start + h.committed.offset) + 100;
+    const byte = Buffer.alloc(1);
+    fs.readSync(fd, byte, 0, 1, at);
+    fs.writeSync(fd, Buffer.from([byte[0]! ^ 0x20]), 0, 1, at);
+    fs.fsyncSync(fd);
+    try {
+      const bad = await dmctl(['lvm', 'list', A.path]);
+      expect(bad.code).toBe(3);
+      expect(bad.stderr).toMatch(new RegExp(`${A.path} metadata text at byte \\d+: text checksum is 0x[0-9a-f]+, the header expects 0x[0-9a-f]+`));
+      const alone = await dmctl(['lvm', 'activate', VG, '--device', A.path]);
+      expect(alone.code).toBe(3);
+      expect(alone.stderr).toMatch(/no readable metadata names VG .*text checksum/);
+      expect(devicesOfVg()).toEqual([]);
+      const both = await dmctl(['lvm', 'activate', VG, 'two-seg', '--device', A.path, '--device', B.path]);
+      expect(both.code, both.stderr).toBe(0);
+      expect(both.stderr).toMatch(/note: .*text checksum/);
+      expect(devicesOfVg().map((d) => d.name)).toEqual([`${PREFIX}two--seg`]);
+      await ok(['lvm', 'deactivate', VG]);
+    } finally {
+      fs.writeSync(fd, byte, 0, 1, at);
+      fs.fsyncSync(fd);
+      fs.closeSync(fd);
+    }
+    expect(lvm.run(['vgs', '--noheadings', '-o', 'vg_name', VG]).trim()).toBe(VG);
+  });
+});
