@@ -5,6 +5,7 @@ const os = require('node:os');
 const { MiB, GAP_MS, library, compileRaw, Fixture } = require('./lib');
 const { ioctlCost } = require('./ioctl-cost');
 const { freeze } = require('./freeze');
+const { lvmActivate } = require('./lvm-activate');
 
 const SIZE = 64 * MiB;
 
@@ -37,6 +38,8 @@ async function runBenchmarks({ quick = false, where = {}, log = (m) => process.s
     result.ioctl = await ioctlCost(ctx);
     log('B. freeze windows');
     result.freeze = await freeze(ctx);
+    log('C. LVM activation');
+    result.lvm = await lvmActivate(ctx);
   } finally {
     problems = await fx.cleanup();
     for (const p of problems) log(`cleanup: ${p}`);

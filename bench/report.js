@@ -80,6 +80,8 @@ function format(r) {
   lines.push('B. Freeze window (issue 5): suspend ioctl start to resume ioctl return');
   lines.push(...section('replace (linear over loop A <-> linear over loop B)', r.freeze?.replace));
   lines.push(...section('divert (linear -> snapshot over a read-only base, COW on a loop device)', r.freeze?.divert));
+  lines.push('C. LVM activation (issue 12): a VG of 200 one-extent linear LVs, no udev, each spawned from Node');
+  lines.push(...section('dmctl lvm activate against vgchange -ay', r.lvm));
   if (r.cleanupProblems) lines.push(`cleanup problems: ${r.cleanupProblems.join('; ')}`);
   lines.push(`took ${r.seconds} s`);
   return lines.join('\n');

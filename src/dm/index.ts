@@ -14,6 +14,8 @@ export type { CreateOptions, RemoveOptions, RemoveResult } from './lifecycle';
 export { suspend, resume, suspendResumeCycle, suspendSequence } from './suspend';
 export type { SuspendOptions, CycleResult, ResumeOptions, SuspendStep } from './suspend';
 export { loadTable, clearTable } from './load';
+export { createDevices, removeDevices } from './batch';
+export type { NewDevice } from './batch';
 export type { LoadOptions } from './load';
 export { targetMessage, setGeometry, armPoll } from './message';
 export type { Geometry } from './message';

@@ -132,19 +132,10 @@ export async function activateVolumeGroup(vgName: string, o: LvmSelection = {}):
       throw new LvmError('EXISTS', `${vg.name}/${a.lv.name}`, `a device named ${a.name} exists and is not LV ${a.lv.name} of VG ${vg.name} as its metadata says: nothing was made`);
     }
   }
-  const made: string[] = [];
-  try {
-    for (const t of todo) {
-      const lv = vg.lvs.find((l) => l.name === t.lv)!;
-      await dm.create(t.name, { uuid: t.uuid, ...(t.readOnly ? { readOnly: true } : {}), ...(lv.minor !== undefined ? { minor: lv.minor } : {}) });
-      made.push(t.name);
-      await dm.loadTable(t.name, t.table, { readOnly: t.readOnly });
-      await dm.resume(t.name);
-    }
-  } catch (err) {
-    for (const n of made.reverse()) await dm.remove(n, { retry: true }).catch(() => undefined);
-    throw err;
-  }
+  await dm.createDevices(todo.map((t) => {
+    const lv = vg.lvs.find((l) => l.name === t.lv)!;
+    return { name: t.name, uuid: t.uuid, table: t.table, ...(t.readOnly ? { readOnly: true } : {}), ...(lv.minor !== undefined ? { minor: lv.minor } : {}) };
+  }));
   for (const t of todo) addLink(vg.name, t.lv, t.name);
   out.push(...todo);
   const order = new Map(vg.lvs.map((l, i) => [l.name, i]));
@@ -192,11 +183,7 @@ export async function deactivateVolumeGroup(vgName: string, o: LvmSelection = {}
   }
   // Layers (uuid suffixes such as -real, -cow) go after the LVs above them.
   active.sort((a, b) => Number(/-[a-z]+$/.test(a.info.uuid)) - Number(/-[a-z]+$/.test(b.info.uuid)));
-  const removed: string[] = [];
-  for (const a of active) {
-    await dm.remove(a.info.name, { retry: true });
-    removed.push(a.info.name);
-    dropLink(vgName, a.lv, a.info.name);
-  }
-  return { vg: vgName, removed };
+  await dm.removeDevices(active.map((a) => a.info.name));
+  for (const a of active) dropLink(vgName, a.lv, a.info.name);
+  return { vg: vgName, removed: active.map((a) => a.info.name) };
 }

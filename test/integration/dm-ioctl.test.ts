@@ -162,6 +162,26 @@ describe('DEV_CREATE, DEV_STATUS, DEV_REMOVE', () => {
   });
 });
 
+describe('createDevices, removeDevices: many devices in one native call', () => {
+  it('creates, loads and resumes each with its node and read-only flag; a failing step removes what the call made', async () => {
+    const names = ['many-a', 'many-b', 'many-c'].map(testName);
+    const made = await dm.createDevices(names.map((name, i) => ({ name, uuid: `${PREFIX}uuid-${process.pid}-${i}`, table: zero(2048 * (i + 1)), readOnly: i === 1 })));
+    expect(made.map((d) => [d.name, d.flags.activePresent, d.flags.suspended, nodeDev(d.name)])).toEqual(names.map((n, i) => [n, true, false, `${made[i]!.major}:${made[i]!.minor}`]));
+    expect(dm.infoSync(names[1]!).flags.readOnly).toBe(true);
+    expect(dm.tableSync(names[2]!)).toEqual([{ start: 0n, length: 6144n, type: 'zero', params: '' }]);
+    await dm.removeDevices(names);
+    expect(names.map(nodeDev)).toEqual([undefined, undefined, undefined]);
+    expect(dm.listDevicesSync().filter((d) => names.includes(d.name))).toEqual([]);
+
+    // The third device's table is refused by the kernel (no such target): the first two go again.
+    const bad = ['fail-a', 'fail-b', 'fail-c'].map(testName);
+    const err = await failure(dm.createDevices(bad.map((name, i) => ({ name, table: i === 2 ? [{ start: 0, length: 2048, type: 'no-such-target', params: '' }] : zero() }))));
+    expect(err).toMatchObject({ command: 'TABLE_LOAD', device: bad[2] });
+    expect(dm.listDevicesSync().filter((d) => bad.includes(d.name))).toEqual([]);
+    expect(bad.map(nodeDev)).toEqual([undefined, undefined, undefined]);
+  });
+});
+
 describe('DEV_STATUS on the calling thread', () => {
   // What the generic request/reply path decodes for the same device.
   const generic = (ref: { name: string } | { uuid: string } | { major: number; minor: number }) => {
