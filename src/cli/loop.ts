@@ -1,11 +1,11 @@
 // dmctl loop attach / detach / ls.
 import { Command } from 'commander';
-import * as loop from '../loop';
 import { globals, sizeArg } from './args';
+import { loop } from './lazy';
 import { json, line, printTable, size } from './output';
 
 async function sizeOf(path: string): Promise<bigint | null> {
-  return loop.blockDeviceSize(path).catch(() => null);
+  return loop().blockDeviceSize(path).catch(() => null);
 }
 
 export function registerLoopVerbs(program: Command): void {
@@ -21,7 +21,7 @@ export function registerLoopVerbs(program: Command): void {
     .option('--sizelimit <size>', 'cover at most this much of the file', sizeArg('--sizelimit'))
     .option('--direct-io', 'bypass the page cache of the backing file')
     .action(async (file: string, o: { size?: bigint; readOnly?: boolean; offset?: bigint; sizelimit?: bigint; directIo?: boolean }, cmd: Command) => {
-      const dev = await loop.attach(file, {
+      const dev = await loop().attach(file, {
         size: o.size,
         readOnly: !!o.readOnly,
         offset: o.offset,
@@ -38,7 +38,7 @@ export function registerLoopVerbs(program: Command): void {
     .argument('<devices...>', '/dev/loopN paths or numbers')
     .action(async (devices: string[], _o: unknown, cmd: Command) => {
       const paths = devices.map((d) => (/^\d+$/.test(d) ? `/dev/loop${d}` : d));
-      for (const p of paths) await loop.detach(p);
+      for (const p of paths) await loop().detach(p);
       if (globals(cmd).json) json({ detached: paths });
     });
 
@@ -46,7 +46,7 @@ export function registerLoopVerbs(program: Command): void {
     .command('ls')
     .description('bound loop devices')
     .action(async (_o: unknown, cmd: Command) => {
-      const list = await loop.list();
+      const list = await loop().list();
       const sizes = await Promise.all(list.map((d) => sizeOf(d.path)));
       if (globals(cmd).json) {
         return json(list.map((d, i) => ({

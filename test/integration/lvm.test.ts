@@ -148,6 +148,9 @@ describe('dmctl lvm beside lvm2', () => {
 
     const listed = await okJson<{ name: string; lvs: { name: string; type: string; active?: string }[] }[]>(['lvm', 'list', A.path, B.path]);
     expect(listed.map((v) => v.name)).toEqual([VG]);
+    // Every block device of the machine when none is given: the same VG among whatever else is there.
+    const scanned = await okJson<{ name: string; lvs: unknown[] }[]>(['lvm', 'list']);
+    expect(scanned.find((v) => v.name === VG)).toEqual(listed[0]);
     expect(listed[0]!.lvs.map((l) => [l.name, l.type, l.active])).toEqual([
       ['two-seg', 'linear', `${PREFIX}two--seg`], ['gap', 'linear', `${PREFIX}gap`], ['striped', 'striped', `${PREFIX}striped`],
       ['ro', 'linear', `${PREFIX}ro`], ['span', 'linear', `${PREFIX}span`], ['bad', 'error', undefined],
