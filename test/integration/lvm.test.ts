@@ -184,6 +184,14 @@ describe('dmctl lvm beside lvm2', () => {
     expect(devicesOfVg().map((d) => d.name)).toEqual([`${PREFIX}gap`, `${PREFIX}two--seg`]);
     await ok(['lvm', 'deactivate', VG]);
     expect(devicesOfVg()).toEqual([]);
+    // No such VG, no such LV: exit 4, one line naming what was looked for, nothing made.
+    const noVg = await dmctl(['lvm', 'activate', `${VG}x`, '--device', A.path, '--device', B.path]);
+    expect([noVg.code, noVg.stderr.trim().split('\n').length]).toEqual([4, 1]);
+    expect(noVg.stderr).toMatch(new RegExp(`no VG named ${VG}x .*VGs found: ${VG}`));
+    const noLv = await dmctl(['lvm', 'activate', VG, 'nosuch', '--device', A.path, '--device', B.path]);
+    expect(noLv.code).toBe(4);
+    expect(noLv.stderr).toMatch(/has no LV named nosuch \(it has two-seg, gap, striped, ro, span, bad\)/);
+    expect(devicesOfVg()).toEqual([]);
   });
 
   it('damaged PVs: a bad text checksum, a truncated PV and a PV shorter than its extents are refused naming where; nothing maps over the wrong bytes', async () => {
