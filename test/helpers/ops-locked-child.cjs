@@ -1,13 +1,15 @@
-// Run with node in a separate process: `node test/helpers/ops-locked-child.cjs '<spec>'`. Runs one
-// live operation of the built library (dist/ops), pausing at its first fault point (its locks are
-// held by then) until the file spec.release exists, after printing `holding <point>`: a test starts
-// a second process, sees it wait for the lock, and only then lets this one go on. Prints one JSON
-// line: { pid, ok, result | error }.
+// Run with node in a separate process: `node test/helpers/ops-locked-child.cjs '<spec>'`, or
+// without the argument to get the spec as the first line of stdin (a test starts the process
+// ahead, while it sets up, since loading node and the library takes seconds in a slow guest). Runs
+// one live operation of the built library (dist/ops), pausing at its first fault point (its locks
+// are held by then) until the file spec.release exists, after printing `holding <point>`: a test
+// starts a second process, sees it wait for the lock, and only then lets this one go on. Prints
+// one JSON line: { pid, ok, result | error }.
 'use strict';
 const path = require('node:path');
 const ops = require(path.join(__dirname, '..', '..', 'dist', 'ops'));
 
-const spec = JSON.parse(process.argv[2]);
+let spec;
 let paused = false;
 ops.setFaultHook(async (point) => {
   if (paused) return;
@@ -17,17 +19,37 @@ ops.setFaultHook(async (point) => {
   for (const end = Date.now() + 60_000; !fs.existsSync(spec.release) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
 });
 
-const run = {
+const runs = {
   divert: (a, o) => ops.divert(a[0], o),
   merge: (a, o) => ops.merge(a[0], o),
   discard: (a, o) => ops.discard(a[0], o),
   snapshot: (a, o) => ops.createSnapshot(a[0], a[1], o),
   'snapshot-remove': (a, o) => ops.removeSnapshot(a[0], o),
   rollback: (a, o) => ops.rollback(a[0], o),
-}[spec.op];
+};
 
 const bigints = (_k, v) => (typeof v === 'bigint' ? v.toString() : v);
-run(spec.args, spec.opts ?? {}).then(
-  (result) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ok: true, result }, bigints)}\n`),
-  (e) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ok: false, error: { name: e.name, code: e.code, message: e.message } })}\n`),
-);
+function start(line) {
+  spec = JSON.parse(line);
+  runs[spec.op](spec.args, spec.opts ?? {}).then(
+    (result) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ok: true, result }, bigints)}\n`),
+    (e) => process.stdout.write(`${JSON.stringify({ pid: process.pid, ok: false, error: { name: e.name, code: e.code, message: e.message } })}\n`),
+  );
+}
+
+if (process.argv[2]) start(process.argv[2]);
+else {
+  let input = '';
+  process.stdin.setEncoding('utf8');
+  const onData = (d) => {
+    input += d;
+    const nl = input.indexOf('\n');
+    if (nl < 0) return;
+    process.stdin.off('data', onData);
+    process.stdin.destroy();
+    start(input.slice(0, nl));
+  };
+  process.stdin.on('data', onData);
+  // The test went away without giving a spec: nothing to do.
+  process.stdin.on('end', () => spec === undefined && process.exit(0));
+}

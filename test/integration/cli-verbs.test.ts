@@ -30,14 +30,29 @@ afterAll(async () => {
 /** A two-segment table over loop a and a zero target. */
 const twoLines = () => `0 8192 linear ${a.major}:${a.minor} 0\n8192 4096 zero\n`;
 
-/** Output of dmctl and dmsetup for the same arguments, which must be byte-identical. */
+/** Output of dmctl and dmsetup for the same arguments, which must be byte-identical. Both run at
+ *  once: only reports run side by side, never a change. */
 async function agree(args: string[]): Promise<string> {
-  const ours = await dmctl(args);
-  const theirs = await dmsetup(args);
+  const [ours, theirs] = await Promise.all([dmctl(args), dmsetup(args)]);
   expect(theirs.code, theirs.stderr).toBe(0);
   expect(ours.code, ours.stderr).toBe(0);
   expect(ours.stdout).toBe(theirs.stdout);
   return ours.stdout;
+}
+
+/**
+ * Runs reports side by side, a few at a time (dmctl takes seconds to start in a slow guest), and
+ * throws the first failure once all have ended. Only for reports: nothing may change a device
+ * while they run, so each sees what it would see alone.
+ */
+async function together(...reports: (() => Promise<unknown>)[]): Promise<void> {
+  const queue = [...reports];
+  const errors: unknown[] = [];
+  const worker = async (): Promise<void> => {
+    for (let next = queue.shift(); next; next = queue.shift()) await next().catch((e) => void errors.push(e));
+  };
+  await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
+  if (errors.length) throw errors[0];
 }
 
 describe('dmctl create', () => {
@@ -72,14 +87,18 @@ describe('dmctl create', () => {
   it('--notable makes a device without a table; --readonly a read-only one', async () => {
     const bare = testName('cli-notable');
     await ok(['create', bare, '--notable']);
-    expect((await okJson(['info', bare]))[0]).toMatchObject({ tables: { live: false, inactive: false }, targetCount: 0 });
-    await agree(['info', bare]);
-    await agree(['table', bare]);
-    await agree(['status', bare]);
+    await together(
+      async () => expect((await okJson(['info', bare]))[0]).toMatchObject({ tables: { live: false, inactive: false }, targetCount: 0 }),
+      () => agree(['info', bare]),
+      () => agree(['table', bare]),
+      () => agree(['status', bare]),
+    );
     const ro = testName('cli-ro');
     await ok(['create', ro, '-r', '--table', '0 2048 zero']);
-    expect((await okJson(['info', ro]))[0].readOnly).toBe(true);
-    await agree(['info', ro]);
+    await together(
+      async () => expect((await okJson(['info', ro]))[0].readOnly).toBe(true),
+      () => agree(['info', ro]),
+    );
   });
 });
 
@@ -87,13 +106,15 @@ describe('reports agree with dmsetup byte for byte', () => {
   it('table and status of one device, of every device, and with --target', async () => {
     const name = testName('cli-agree');
     await ok(['create', name, '--table', twoLines()]);
-    expect((await agree(['table', name]))).toBe(`0 8192 linear ${a.major}:${a.minor} 0\n8192 4096 zero \n`);
-    await agree(['status', name]);
-    await agree(['table']);
-    await agree(['status']);
-    await agree(['table', '--target', 'zero']);
-    await agree(['status', '--target', 'zero']);
-    await agree(['status', name, '--target', 'linear']);
+    await together(
+      async () => expect((await agree(['table', name]))).toBe(`0 8192 linear ${a.major}:${a.minor} 0\n8192 4096 zero \n`),
+      () => agree(['status', name]),
+      () => agree(['table']),
+      () => agree(['status']),
+      () => agree(['table', '--target', 'zero']),
+      () => agree(['status', '--target', 'zero']),
+      () => agree(['status', name, '--target', 'linear']),
+    );
   });
 
   it('status of a snapshot, table --inactive after load, and deps', async () => {
@@ -101,14 +122,18 @@ describe('reports agree with dmsetup byte for byte', () => {
     await ok(['create', origin, '--table', `0 32768 linear ${a.major}:${a.minor} 0`]);
     const snap = testName('cli-snap');
     await ok(['create', snap, '--table', `0 32768 snapshot ${a.major}:${a.minor} ${b.major}:${b.minor} P 8`]);
-    expect((await agree(['status', snap]))).toMatch(/^0 32768 snapshot \d+\/\d+ \d+\n$/);
-    await agree(['deps', snap]);
-    await agree(['deps']);
+    await together(
+      async () => expect((await agree(['status', snap]))).toMatch(/^0 32768 snapshot \d+\/\d+ \d+\n$/),
+      () => agree(['deps', snap]),
+      () => agree(['deps']),
+    );
     await ok(['remove', snap]);
 
     await ok(['load', origin, '--table', '0 32768 zero']);
-    expect((await agree(['table', '--inactive', origin]))).toBe('0 32768 zero \n');
-    expect((await agree(['info', origin]))).toContain('Tables present:    LIVE & INACTIVE\n');
+    await together(
+      async () => expect((await agree(['table', '--inactive', origin]))).toBe('0 32768 zero \n'),
+      async () => expect((await agree(['info', origin]))).toContain('Tables present:    LIVE & INACTIVE\n'),
+    );
     await ok(['clear', origin]);
     expect((await okJson(['info', origin]))[0].tables).toEqual({ live: true, inactive: false });
   });
@@ -117,27 +142,34 @@ describe('reports agree with dmsetup byte for byte', () => {
     const name = testName('cli-crypt');
     const key = '0123456789abcdef'.repeat(4);
     await ok(['create', name, '--table', `0 8192 crypt aes-xts-plain64 ${key} 0 ${b.major}:${b.minor} 0`]);
-    const hidden = await agree(['table', name]);
-    expect(hidden).toContain(` ${'0'.repeat(64)} `);
-    expect(hidden).not.toContain(key);
-    expect((await agree(['table', name, '--showkeys']))).toContain(key);
-    expect(JSON.stringify((await okJson(['table', name])))).not.toContain(key);
+    await together(
+      async () => {
+        const hidden = await agree(['table', name]);
+        expect(hidden).toContain(` ${'0'.repeat(64)} `);
+        expect(hidden).not.toContain(key);
+      },
+      async () => expect((await agree(['table', name, '--showkeys']))).toContain(key),
+      async () => expect(JSON.stringify((await okJson(['table', name])))).not.toContain(key),
+    );
     await ok(['remove', name]);
   });
 
   it('info, ls, ls --target, targets, deps and version lines', async () => {
     const name = testName('cli-info');
     await ok(['create', name, '-u', `${name}-u`, '--table', '0 4096 zero']);
-    await agree(['info', name]);
-    await agree(['info']);
-    await agree(['ls']);
-    await agree(['ls', '--target', 'zero']);
-    await agree(['targets']);
-    await agree(['deps', name]);
-    const ours = (await ok(['version'])).split('\n');
-    const theirs = (await dmsetup(['version'])).stdout.split('\n');
-    expect(ours[0]).toMatch(/^Library version:   devmapper \d+\.\d+\.\d+$/);
-    expect(ours[1]).toBe(theirs[1]); // Driver version:    4.x.y
+    await together(
+      () => agree(['info', name]),
+      () => agree(['info']),
+      () => agree(['ls']),
+      () => agree(['ls', '--target', 'zero']),
+      () => agree(['targets']),
+      () => agree(['deps', name]),
+      async () => {
+        const [ours, theirs] = (await Promise.all([ok(['version']), dmsetup(['version']).then((r) => r.stdout)])).map((o) => o.split('\n'));
+        expect(ours[0]).toMatch(/^Library version:   devmapper \d+\.\d+\.\d+$/);
+        expect(ours[1]).toBe(theirs[1]); // Driver version:    4.x.y
+      },
+    );
   });
 });
 
@@ -149,24 +181,27 @@ describe('--json shapes', () => {
     const li = (await okJson(['info', lower]))[0];
     await ok(['create', upper, '--table', `0 8192 linear ${li.major}:${li.minor} 0`]);
 
-    const v = await okJson(['version']);
-    expect(v).toEqual({ library: { name: 'devmapper', version: expect.any(String) }, driver: { major: 4, minor: expect.any(Number), patch: expect.any(Number), version: expect.stringMatching(/^4\.\d+\.\d+$/) } });
-    expect((await okJson(['targets']))).toContainEqual({ name: 'linear', version: expect.stringMatching(/^\d+\.\d+\.\d+$/) });
-    expect((await okJson(['ls']))).toContainEqual({ name: lower, major: li.major, minor: li.minor, uuid: expect.toBeOneOf([null, '']), eventNr: expect.any(Number) });
-
-    const roots = await okJson(['ls', '--tree']);
-    const top = roots.find((r: { name: string }) => r.name === upper);
-    expect(top).toEqual({
-      name: upper, major: expect.any(Number), minor: expect.any(Number), dm: true,
-      children: [{ name: lower, major: li.major, minor: li.minor, dm: true, children: [{ name: `loop${a.number}`, major: a.major, minor: a.minor, dm: false, children: [] }] }],
-    });
-    expect(roots.some((r: { name: string }) => r.name === lower)).toBe(false);
-    const drawn = await ok(['ls', '--tree']);
-    expect(drawn).toContain(`${upper} (${top.major}:${top.minor})\n └─${lower} (${li.major}:${li.minor})\n    └─(${a.major}:${a.minor})\n`);
-
-    expect((await okJson(['table', lower]))).toEqual([{ name: lower, targets: [{ start: 0, length: 8192, type: 'linear', params: `${a.major}:${a.minor} 0` }] }]);
-    expect((await okJson(['status', lower]))).toEqual([{ name: lower, targets: [{ start: 0, length: 8192, type: 'linear', params: '', parsed: {} }] }]);
-    expect((await okJson(['deps', upper]))).toEqual([{ name: upper, deps: [{ major: li.major, minor: li.minor }] }]);
+    await together(
+      async () => {
+        const v = await okJson(['version']);
+        expect(v).toEqual({ library: { name: 'devmapper', version: expect.any(String) }, driver: { major: 4, minor: expect.any(Number), patch: expect.any(Number), version: expect.stringMatching(/^4\.\d+\.\d+$/) } });
+      },
+      async () => expect((await okJson(['targets']))).toContainEqual({ name: 'linear', version: expect.stringMatching(/^\d+\.\d+\.\d+$/) }),
+      async () => expect((await okJson(['ls']))).toContainEqual({ name: lower, major: li.major, minor: li.minor, uuid: expect.toBeOneOf([null, '']), eventNr: expect.any(Number) }),
+      async () => {
+        const [roots, drawn] = await Promise.all([okJson(['ls', '--tree']), ok(['ls', '--tree'])]);
+        const top = roots.find((r: { name: string }) => r.name === upper);
+        expect(top).toEqual({
+          name: upper, major: expect.any(Number), minor: expect.any(Number), dm: true,
+          children: [{ name: lower, major: li.major, minor: li.minor, dm: true, children: [{ name: `loop${a.number}`, major: a.major, minor: a.minor, dm: false, children: [] }] }],
+        });
+        expect(roots.some((r: { name: string }) => r.name === lower)).toBe(false);
+        expect(drawn).toContain(`${upper} (${top.major}:${top.minor})\n └─${lower} (${li.major}:${li.minor})\n    └─(${a.major}:${a.minor})\n`);
+      },
+      async () => expect((await okJson(['table', lower]))).toEqual([{ name: lower, targets: [{ start: 0, length: 8192, type: 'linear', params: `${a.major}:${a.minor} 0` }] }]),
+      async () => expect((await okJson(['status', lower]))).toEqual([{ name: lower, targets: [{ start: 0, length: 8192, type: 'linear', params: '', parsed: {} }] }]),
+      async () => expect((await okJson(['deps', upper]))).toEqual([{ name: upper, deps: [{ major: li.major, minor: li.minor }] }]),
+    );
     await ok(['remove', upper, lower]);
   });
 });

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import * as ops from '../../src/ops';
 import { DeviceLockedError, OperationError, lockFile, setFaultHook } from '../../src/ops';
@@ -23,9 +23,19 @@ const { ext4WithWriter, finishWriter, twoSegmentDevice } = useTestDevices({
     while (children.length) children.pop()!.kill('SIGKILL');
   },
 });
-beforeAll(assertBuilt);
-
 const CHILD = path.join(ROOT, 'test', 'helpers', 'ops-locked-child.cjs');
+// Starting node and loading the library takes seconds in a slow guest: the next first process is
+// started ahead (while a test sets up), idle until first() gives it its operation on stdin.
+let spare: ReturnType<typeof spawn> | undefined;
+const warm = () => (spare ??= spawn(process.execPath, [CHILD], { stdio: ['pipe', 'pipe', 'pipe'] }));
+beforeAll(() => {
+  assertBuilt();
+  warm();
+});
+afterAll(() => {
+  spare?.kill('SIGKILL');
+  spare = undefined;
+});
 const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
 const cow = (tag: string) => ({ file: cowFile(tag), size: '12M' });
 
@@ -40,7 +50,9 @@ let releases = 0;
 /** The first process: runs `op` and holds its locks at its first step until `go()`. */
 function first(op: string, args: string[], opts: object = {}) {
   const release = path.join(testDir(), `release-${++releases}`);
-  const child = spawn(process.execPath, [CHILD, JSON.stringify({ op, args, opts, release })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = warm();
+  spare = undefined;
+  child.stdin!.end(`${JSON.stringify({ op, args, opts, release })}\n`);
   children.push(child);
   let out = '';
   let err = '';
@@ -48,6 +60,7 @@ function first(op: string, args: string[], opts: object = {}) {
   child.stderr!.on('data', (d) => (err += d));
   const done = new Promise<ChildResult>((resolve, reject) =>
     child.on('close', (code) => {
+      warm(); // for the next test, now that this one's is done
       const last = out.trim().split('\n').at(-1) ?? '';
       if (last.startsWith('{')) resolve(JSON.parse(last));
       else reject(new Error(`child exited ${code}: ${out}${err}`));
@@ -263,17 +276,21 @@ describe('locks', () => {
     const { mnt, w } = await ext4WithWriter(v, 10);
     const a = first('divert', [v], { cow: cow('a') });
     await a.holding;
+    // Both dmctl processes start at once (each takes seconds to start in a slow guest): neither
+    // can take the lock a holds, so neither changes what the other meets.
+    const once = dmctlBackground(['divert', v, '--cow', cowFile('c'), '--size', '8M', '--lock-timeout', '0']);
+    const waiting = dmctlBackground(['divert', v, '--cow', cowFile('d'), '--size', '8M', '--lock-timeout', '600']);
+    children.push(once.child, waiting.child); // not left waiting if the test fails
     const t0 = Date.now();
     const err = await ops.divert(v, { cow: cow('b'), lockTimeoutMs: 300 }).then(() => undefined, (e) => e);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(300);
     expect(err).toBeInstanceOf(DeviceLockedError);
     expect(err).toMatchObject({ code: 'EBUSY', device: v, holder: { pid: a.pid, operation: 'divert', devices: [v] }, holderAlive: true });
     expect(err.message).toMatch(new RegExp(`^${v} is locked by divert of process ${a.pid} \\(since \\d{4}-`));
-    const cli = await dmctlBackground(['divert', v, '--cow', cowFile('c'), '--size', '8M', '--lock-timeout', '0']).done;
+    const cli = await once.done;
     expect(cli.code, cli.stderr).toBe(5);
     expect(cli.stderr).toMatch(`${v} is locked by divert of process ${a.pid}`);
     // Ctrl-C while dmctl waits for the lock: it stops waiting at once, exit 130, nothing changed.
-    const waiting = dmctlBackground(['divert', v, '--cow', cowFile('d'), '--size', '8M', '--lock-timeout', '600']);
     await untilOpen(waiting.child.pid!, lockFile(v), waiting);
     waiting.child.kill('SIGINT');
     const stopped = await waiting.done;
