@@ -2,6 +2,7 @@
 // LVs (names, uuids, tables, read-only and persistent minors as the metadata says), and their
 // removal. Made all together or not at all; LVs that cannot be mapped are refused one by one.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as dm from '../dm';
 import { LvmError } from './errors';
@@ -44,6 +45,17 @@ function infoOf(ref: string): dm.DeviceInfo | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
     throw err;
   }
+}
+
+/** What this host's LVM2 system ID can be (system_id_source uname or machineid). */
+function localSystemIds(): string[] {
+  let machineId: string | undefined;
+  try {
+    machineId = fs.readFileSync('/etc/machine-id', 'utf8').trim();
+  } catch {
+    machineId = undefined;
+  }
+  return [os.hostname(), ...(machineId ? [machineId] : [])];
 }
 
 /** The LVs asked for, each known to the VG. */
@@ -101,7 +113,7 @@ export async function activateVolumeGroup(vgName: string, o: LvmSelection = {}):
   const plan = activationPlan(vg, (id) => {
     const d = devices.get(id);
     return d && `${d.major}:${d.minor}`;
-  }, { pvSectors: (id) => devices.get(id)?.sectors }).filter((a) => want.has(a.lv));
+  }, { pvSectors: (id) => devices.get(id)?.sectors, localSystemIds: localSystemIds() }).filter((a) => want.has(a.lv));
   const out: LvOutcome[] = [];
   const todo: LvMapped[] = [];
   for (const a of plan) {

@@ -8,7 +8,7 @@ export type LvmErrorCode =
   | 'FORMAT' // parsed, but not LVM2 VG metadata of a version we read
   | 'MISSING_FIELD' | 'BAD_VALUE' | 'BAD_UUID' | 'BAD_NAME' | 'DUPLICATE' | 'UNKNOWN_VOLUME'
   | 'SEGMENT_COUNT' | 'GAP' | 'OVERLAP' | 'EXTENTS' | 'STRIPES'
-  | 'UNSUPPORTED_SEGMENT' | 'LV_AREA' | 'MISSING_PV' | 'EXPORTED_VG' | 'PAST_END'
+  | 'UNSUPPORTED_SEGMENT' | 'LV_AREA' | 'MISSING_PV' | 'EXPORTED_VG' | 'FOREIGN_VG' | 'SHARED_VG' | 'PAST_END'
   | 'NO_DEVICE' | 'NO_VG' | 'EXISTS' | 'BUSY'; // activation: nothing there, a name taken, an LV open
 
 /**

@@ -21,6 +21,10 @@ export interface VgListed {
   uuid: string;
   seqno: number;
   extentSectors: bigint;
+  /** The host that owns it (LVM2's system ID), when set. */
+  systemId?: string;
+  /** `sanlock` or `dlm` for a shared VG. */
+  lockType?: string;
   pvs: { name: string; uuid: string; device?: string; missing: boolean }[];
   lvs: LvListed[];
 }
@@ -47,6 +51,7 @@ function activeByUuid(): Map<string, string> {
 function listed(vg: VolumeGroup, devices: ReturnType<typeof pvDevices>, active: Map<string, string>): VgListed {
   return {
     name: vg.name, uuid: vg.uuid, seqno: vg.seqno, extentSectors: vg.extentSize,
+    ...(vg.systemId ? { systemId: vg.systemId } : {}), ...(vg.lockType ? { lockType: vg.lockType } : {}),
     pvs: vg.pvs.map((p) => {
       const dev = devices.get(p.id)?.path;
       return { name: p.name, uuid: p.uuid, ...(dev ? { device: dev } : {}), missing: !dev };

@@ -51,6 +51,10 @@ export interface VolumeGroup {
   extentSize: bigint;
   status: string[];
   flags: string[];
+  /** The host that owns the VG (LVM2's system ID); other hosts must not activate it. */
+  systemId?: string;
+  /** `sanlock` or `dlm`: a shared VG, activated only through lvmlockd. */
+  lockType?: string;
   pvs: PhysicalVolume[];
   lvs: LogicalVolume[];
 }
@@ -82,9 +86,12 @@ export function volumeGroupFromConfig(root: ConfigSection): VolumeGroup {
   const names = { pvs: pvNames, lvs: new Set(lvScopes.map((s) => s.section.key)) };
   const lvs = lvScopes.map((s) => readLv(s, names));
   checkPvExtents(lvs);
+  const systemId = optionalString(vg, 'system_id');
+  const lockType = optionalString(vg, 'lock_type');
   return {
     name, id, uuid: formatId(id), seqno: u32(vg, 'seqno'), extentSize,
-    status: stringList(vg, 'status', true), flags: stringList(vg, 'flags'), pvs, lvs,
+    status: stringList(vg, 'status', true), flags: stringList(vg, 'flags'),
+    ...(systemId ? { systemId } : {}), ...(lockType && lockType !== 'none' ? { lockType } : {}), pvs, lvs,
   };
 }
 

@@ -17,6 +17,8 @@ export interface TableOptions {
    * line. Off, it becomes `striped 1 <extent size>` when the extent holds a whole page.
    */
   useLinearTarget?: boolean;
+  /** This host's system IDs (its name, its machine-id): a VG owned by another is refused. */
+  localSystemIds?: readonly string[];
   /** The PV's device size now, in sectors: an LV reaching past it is refused (a shrunk or truncated PV). */
   pvSectors?: (pvId: string) => bigint | undefined;
 }
@@ -83,6 +85,19 @@ export type Activation =
   /** Hidden LVs are only activated under the LV that uses them; ACTIVATION_SKIP ones need `-K`. */
   | { lv: LogicalVolume; action: 'skip'; reason: 'hidden' | 'activation-skip' };
 
+/** Why LVM2 would activate no LV of the VG on this host, if it would not. */
+function vgRefusal(vg: VolumeGroup, lv: LogicalVolume, options: TableOptions): LvmError | undefined {
+  const extra = { lv: lv.name };
+  if (vg.status.includes('EXPORTED')) return new LvmError('EXPORTED_VG', vg.name, `VG ${vg.name} is exported`, extra);
+  if (vg.lockType) {
+    return new LvmError('SHARED_VG', vg.name, `VG ${vg.name} is shared (lock type ${vg.lockType}): only lvmlockd may activate its LVs`, extra);
+  }
+  if (vg.systemId && !options.localSystemIds?.includes(vg.systemId)) {
+    return new LvmError('FOREIGN_VG', vg.name, `VG ${vg.name} belongs to system ID ${JSON.stringify(vg.systemId)}, not to this host: activating it here could corrupt it`, extra);
+  }
+  return undefined;
+}
+
 /** Every LV of the VG with what `vgchange -ay` would do with it; one LV's refusal leaves the others be. */
 export function activationPlan(vg: VolumeGroup, pvDevice: PvDevice, options: TableOptions = {}): Activation[] {
   return vg.lvs.map((lv): Activation => {
@@ -90,9 +105,8 @@ export function activationPlan(vg: VolumeGroup, pvDevice: PvDevice, options: Tab
     if (lv.flags.includes('ACTIVATION_SKIP')) return { lv, action: 'skip', reason: 'activation-skip' };
     const name = dmName(vg.name, lv.name);
     const uuid = dmUuid(vg, lv);
-    if (vg.status.includes('EXPORTED')) {
-      return { lv, action: 'refuse', name, uuid, error: new LvmError('EXPORTED_VG', vg.name, `VG ${vg.name} is exported`, { lv: lv.name }) };
-    }
+    const refuse = vgRefusal(vg, lv, options);
+    if (refuse) return { lv, action: 'refuse', name, uuid, error: refuse };
     try {
       return { lv, action: 'create', name, uuid, table: lvTable(vg, lv, pvDevice, options) };
     } catch (e) {

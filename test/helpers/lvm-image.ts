@@ -161,6 +161,8 @@ export interface VgSpec {
   extentSize: number;
   pvs: PvSpec[];
   lvs: LvSpec[];
+  /** Lines added to the VG section after `flags` (e.g. `system_id = "host1"`). */
+  extra?: string[];
 }
 
 const list = (xs: string[]): string => `[${xs.map((x) => `"${x}"`).join(', ')}]`;
@@ -204,6 +206,7 @@ export function vgText(vg: VgSpec, style: 'backup' | 'disk'): string {
   line('format = "lvm2"', '# informational');
   line('status = ["RESIZEABLE", "READ", "WRITE"]');
   line('flags = []');
+  for (const x of vg.extra ?? []) line(x);
   line(`extent_size = ${vg.extentSize}`, size(vg.extentSize));
   line('max_lv = 0');
   line('max_pv = 0');

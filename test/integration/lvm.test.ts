@@ -194,6 +194,29 @@ describe('dmctl lvm beside lvm2', () => {
     expect(devicesOfVg()).toEqual([]);
   });
 
+  it('a VG owned by another host (LVM2 system ID) is refused as vgchange refuses it, nothing made', async () => {
+    const C = await makeLoop(16 * MiB);
+    try {
+      const dir = path.join(testDir(), 'foreign');
+      fs.mkdirSync(dir);
+      const other = lvm2(dir, [C.path]);
+      const elsewhere = ['--config', 'global { system_id_source = "lvmlocal" } local { system_id = "elsewhere" }'];
+      const vg2 = `${VG}2`;
+      other.run(['vgcreate', ...elsewhere, '-s', '1m', vg2, C.path]);
+      other.run(['lvcreate', ...elsewhere, '-y', '-Zn', '-Wn', '-an', '-n', 'lv', '-L', '4m', vg2]);
+      expect(other.tryRun(['vgchange', '-ay', vg2]).code).not.toBe(0);
+      const r = await dmctl(['--json', 'lvm', 'activate', vg2, '--device', C.path]);
+      expect(r.code, r.stderr).toBe(3);
+      expect(JSON.parse(r.stdout).lvs.map((x: { result: string; error?: { code: string } }) => [x.result, x.error?.code])).toEqual([['refused', 'FOREIGN_VG']]);
+      expect(r.stderr).toMatch(/belongs to system ID "elsewhere", not to this host/);
+      const listed = await okJson<{ systemId?: string }[]>(['lvm', 'list', C.path]);
+      expect(listed.map((v) => v.systemId)).toEqual(['elsewhere']);
+      expect(dm.listDevicesSync().filter((d) => d.name.startsWith(vg2.replace(/-/g, '--')))).toEqual([]);
+    } finally {
+      await C.cleanup();
+    }
+  });
+
   it('damaged PVs: a bad text checksum, a truncated PV and a PV shorter than its extents are refused naming where; nothing maps over the wrong bytes', async () => {
     // A PV cut after its metadata header: the text is past the end.
     const cut = await truncatedCopy(A, 6 * 1024);

@@ -81,6 +81,21 @@ describe('LVM2 metadata to dm devices', () => {
     expect(refusal(() => lvTable(vg, lv(vg, 'span'), loops, { pvSectors: sectors })).message).toMatch(/LV span needs sectors \d+\.\.\d+ of pv1 \(7:1\), which has 4096/);
   });
 
+  it('refuses every LV of a VG owned by another host (system ID) or shared through lvmlockd, as LVM2 does', () => {
+    const foreign = volumeGroupFromText(vgText({ ...sample, extra: ['system_id = "other-host"'] }, 'disk'));
+    expect(foreign.systemId).toBe('other-host');
+    const plan = activationPlan(foreign, loops, { localSystemIds: ['this-host'] });
+    expect(plan.map((a) => a.action === 'refuse' && a.error.code)).toEqual(['FOREIGN_VG', 'FOREIGN_VG', 'FOREIGN_VG', 'FOREIGN_VG']);
+    expect((plan[0] as { error: LvmError }).error.message).toMatch(/belongs to system ID "other-host", not to this host/);
+    // Its own host activates it.
+    expect(activationPlan(foreign, loops, { localSystemIds: ['other-host'] }).every((a) => a.action === 'create')).toBe(true);
+    const shared = volumeGroupFromText(vgText({ ...sample, extra: ['lock_type = "sanlock"', 'lock_args = "1.0.0:lvmlock"'] }, 'disk'));
+    expect(activationPlan(shared, loops).map((a) => a.action === 'refuse' && a.error.code)).toEqual(['SHARED_VG', 'SHARED_VG', 'SHARED_VG', 'SHARED_VG']);
+    // lock_type "none" is a local VG.
+    const local = volumeGroupFromText(vgText({ ...sample, extra: ['lock_type = "none"'] }, 'disk'));
+    expect(activationPlan(local, loops).every((a) => a.action === 'create')).toBe(true);
+  });
+
   it('splits a dm name back into VG and LV as LVM2 builds it', () => {
     expect(splitDmName(dmName('vg-x', 'lv--y'))).toEqual({ vg: 'vg-x', lv: 'lv--y' });
     expect(splitDmName('vg0-lv0')).toEqual({ vg: 'vg0', lv: 'lv0' });
