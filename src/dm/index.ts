@@ -7,6 +7,7 @@ export type { BufferOptions, TargetInput } from './validate';
 export {
   version, versionSync, info, infoSync, listDevices, listDevicesSync, deps, depsSync,
   status, statusSync, table, tableSync, listVersions, listVersionsSync, targetVersion, targetVersionSync,
+  infoOrNone,
 } from './query';
 export type { InterfaceVersion, ListedDevice, TableQueryOptions } from './query';
 export { create, remove, removeAll, rename, nameOf } from './lifecycle';

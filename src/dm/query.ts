@@ -107,6 +107,16 @@ function infoOf(a: Address): DeviceInfo {
   return readStatusRecord();
 }
 
+/** DEV_STATUS, or undefined when there is no such device (ENXIO); other errors are thrown. */
+export function infoOrNone(ref: DeviceRef): DeviceInfo | undefined {
+  try {
+    return infoSync(ref);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENXIO') return undefined;
+    throw err;
+  }
+}
+
 /** DEV_STATUS, as a promise. The kernel answers it without waiting for any I/O, so it runs on the
  *  calling thread: a trip through the thread pool would cost more than the ioctl. */
 export async function info(ref: DeviceRef): Promise<DeviceInfo> {

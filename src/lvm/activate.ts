@@ -38,14 +38,6 @@ export interface ActivationReport {
   notes: LvmError[];
 }
 
-function infoOf(ref: string): dm.DeviceInfo | undefined {
-  try {
-    return dm.infoSync(ref);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
-    throw err;
-  }
-}
 
 /** What this host's LVM2 system ID can be (system_id_source uname or machineid). */
 function localSystemIds(): string[] {
@@ -126,14 +118,8 @@ export async function activateVolumeGroup(vgName: string, o: LvmSelection = {}):
       continue;
     }
     const readOnly = !a.lv.status.includes('WRITE');
-    const there = infoOf(a.name);
-    const byUuid = there ? undefined : (() => {
-      try {
-        return dm.infoSync({ uuid: a.uuid });
-      } catch {
-        return undefined;
-      }
-    })();
+    const there = dm.infoOrNone(a.name);
+    const byUuid = there ? undefined : dm.infoOrNone({ uuid: a.uuid });
     if (byUuid) throw new LvmError('EXISTS', `${vg.name}/${a.lv.name}`, `LV ${a.lv.name} is active already as ${byUuid.name}: nothing was made`);
     const outcome = { lv: a.lv.name, name: a.name, uuid: a.uuid, table: a.table, readOnly };
     if (!there) {
@@ -171,7 +157,7 @@ function activeOf(vgName: string, scan: LvmScan): { info: dm.DeviceInfo; lv: str
   const vg = scan.vgs.find((v) => v.name === vgName);
   const out: { info: dm.DeviceInfo; lv: string }[] = [];
   for (const d of dm.listDevicesSync()) {
-    const info = infoOf(d.name);
+    const info = dm.infoOrNone(d.name);
     const split = splitDmName(d.name) ?? splitDmName(d.name.replace(/-[a-z]+$/, ''));
     if (!info?.uuid.startsWith('LVM-') || !split) continue;
     const ours = vg ? info.uuid.startsWith(`LVM-${vg.id}`) : split.vg === vgName;

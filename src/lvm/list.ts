@@ -38,12 +38,9 @@ export interface LvmListing {
 function activeByUuid(): Map<string, string> {
   const out = new Map<string, string>();
   for (const d of dm.listDevicesSync()) {
-    try {
-      const uuid = d.uuid ?? dm.infoSync(d.name).uuid;
-      if (uuid.startsWith('LVM-')) out.set(uuid, d.name);
-    } catch {
-      // Gone between the list and the query.
-    }
+    // Undefined when it went between the list and the query.
+    const uuid = d.uuid ?? dm.infoOrNone(d.name)?.uuid;
+    if (uuid?.startsWith('LVM-')) out.set(uuid, d.name);
   }
   return out;
 }

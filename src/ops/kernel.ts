@@ -9,15 +9,7 @@ import { tokenize } from '../table/args';
 /** A device's dev_t as "M:m", the key the operations index devices by. */
 export const devKey = formatDevNum;
 
-/** DEV_STATUS, or undefined when there is no such device. */
-export function infoOrNone(ref: dm.DeviceRef): DeviceInfo | undefined {
-  try {
-    return dm.infoSync(ref);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'ENXIO') return undefined;
-    throw err;
-  }
-}
+export const infoOrNone = dm.infoOrNone;
 
 // Tables are read with DM_SECURE_DATA_FLAG: one may hold a key, and the kernel then wipes its
 // copies. What an operation returns or throws shows a table only through hideTableKeys.

@@ -39,21 +39,13 @@ export interface PartitionListing {
   text: string;
 }
 
-function infoOf(ref: dm.DeviceRef): dm.DeviceInfo | undefined {
-  try {
-    return dm.infoSync(ref);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENXIO') return undefined;
-    throw err;
-  }
-}
 
 /** The disk behind a block device path. */
 function diskAt(dev: string, file?: string): Disk {
   const st = fs.statSync(dev);
   if (!st.isBlockDevice()) throw new PartitionTableError('ENOTABLE', dev, `${dev} is not a block device`);
   const { major, minor } = decodeDev(st.rdev);
-  const info = fs.existsSync(`/sys/dev/block/${major}:${minor}/dm`) ? infoOf({ major, minor }) : undefined;
+  const info = fs.existsSync(`/sys/dev/block/${major}:${minor}/dm`) ? dm.infoOrNone({ major, minor }) : undefined;
   const name = info?.name ?? path.basename(fs.realpathSync(`/sys/dev/block/${major}:${minor}`));
   return { path: dev, name, major, minor, ...(info?.uuid ? { uuid: info.uuid } : {}), ...(file ? { file } : {}) };
 }
@@ -109,7 +101,7 @@ function mappingsOf(disk: Disk): dm.DeviceInfo[] {
   const re = /^part(\d+)-(.*)$/;
   const out: { n: number; info: dm.DeviceInfo }[] = [];
   for (const d of dm.listDevicesSync()) {
-    const info = infoOf(d.name);
+    const info = dm.infoOrNone(d.name);
     const m = info?.uuid ? re.exec(info.uuid) : null;
     if (info && m && m[2] === parent) out.push({ n: Number(m[1]), info });
   }
@@ -128,7 +120,7 @@ export async function addPartitions(target: string, o: PartsOptions = {}): Promi
     const table = readTable(opened.disk, o);
     const mappings = kpartxMappings(table, opened.disk, o);
     const todo = mappings.filter((m) => {
-      const there = infoOf(m.name);
+      const there = dm.infoOrNone(m.name);
       if (!there) return true;
       const live = dm.tableSync(m.name);
       const same = there.uuid === m.uuid && live.length === 1 && live[0].type === 'linear' && live[0].params === m.target.params && live[0].length === m.target.length;
