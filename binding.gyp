@@ -11,7 +11,8 @@
         "native/dm_wait.cc",
         "native/lock.cc",
         "native/loop.cc",
-        "native/sys.cc"
+        "native/sys.cc",
+        "native/threads.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
