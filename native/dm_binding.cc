@@ -7,6 +7,7 @@
 #include "addon.h"
 #include "dm_js.h"
 #include "errno_error.h"
+#include "threads.h"
 
 namespace dm {
 
@@ -116,57 +117,44 @@ Napi::Value DmIoctl(const Napi::CallbackInfo& info) {
   return ReplyToJs(info.Env(), c.reply);
 }
 
-class IoctlWorker : public Napi::AsyncWorker {
- public:
-  IoctlWorker(Napi::Env env, std::unique_ptr<Call> call)
-      : Napi::AsyncWorker(env, "dmIoctl"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override { dm::Execute(call_.get()); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (call_->outcome.ok())
-      deferred_.Resolve(ReplyToJs(env, call_->reply));
-    else
-      deferred_.Reject(OutcomeError(env, call_->outcome, call_->cmd, call_->label).Value());
-  }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::unique_ptr<Call> call_;
-};
-
 Napi::Value DmIoctlAsync(const Napi::CallbackInfo& info) {
-  auto call = std::make_unique<Call>();
+  auto call = std::make_shared<Call>();
   Parse(info, call.get());
-  auto* w = new IoctlWorker(info.Env(), std::move(call));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  auto deferred = Napi::Promise::Deferred::New(info.Env());
+  threads::Run(
+      info.Env(), "dmIoctl", [call] { dm::Execute(call.get()); },
+      [call, deferred](Napi::Env env) {
+        if (call->outcome.ok())
+          deferred.Resolve(ReplyToJs(env, call->reply));
+        else
+          deferred.Reject(OutcomeError(env, call->outcome, call->cmd, call->label).Value());
+      });
+  return deferred.Promise();
 }
 
-// Several ioctls back to back on one worker thread, stopping at the first failure: a freeze
-// window (suspend ... resume) then has no JavaScript and no thread hop inside it.
-class SequenceWorker : public Napi::AsyncWorker {
- public:
-  SequenceWorker(Napi::Env env, std::vector<std::unique_ptr<Call>> calls)
-      : Napi::AsyncWorker(env, "dmIoctlSequence"), deferred_(Napi::Promise::Deferred::New(env)), calls_(std::move(calls)) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
+// Several ioctls back to back on one thread, stopping at the first failure: a freeze window
+// (suspend ... resume) then has no JavaScript and no thread hop inside it.
+struct Sequence {
+  std::vector<std::unique_ptr<Call>> calls;
+  size_t done = 0;
+  double elapsedNs = 0;
+
+  void Execute() {
     auto t0 = std::chrono::steady_clock::now();
-    for (auto& c : calls_) {
+    for (auto& c : calls) {
       dm::Execute(c.get());
-      done_++;
+      done++;
       if (!c->outcome.ok()) break;
     }
-    elapsedNs_ = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    elapsedNs = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
   }
-  void OnOK() override {
-    Napi::Env env = Env();
+
+  Napi::Object ToJs(Napi::Env env) const {
     Napi::Object out = Napi::Object::New(env);
     Napi::Array replies = Napi::Array::New(env);
     int failedAt = -1;
-    for (size_t i = 0; i < done_; i++) {
-      const Call& c = *calls_[i];
+    for (size_t i = 0; i < done; i++) {
+      const Call& c = *calls[i];
       if (c.outcome.ok()) {
         replies.Set(static_cast<uint32_t>(i), ReplyToJs(env, c.reply));
       } else {
@@ -176,21 +164,15 @@ class SequenceWorker : public Napi::AsyncWorker {
     }
     out.Set("replies", replies);
     out.Set("failedAt", failedAt);
-    out.Set("elapsedNs", elapsedNs_);
-    deferred_.Resolve(out);
+    out.Set("elapsedNs", elapsedNs);
+    return out;
   }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  std::vector<std::unique_ptr<Call>> calls_;
-  size_t done_ = 0;
-  double elapsedNs_ = 0;
 };
 
 Napi::Value DmIoctlSequence(const Napi::CallbackInfo& info) {
   if (!info[0].IsArray()) throw Napi::TypeError::New(info.Env(), "steps must be an array of [cmd, request]");
   Napi::Array steps = info[0].As<Napi::Array>();
-  std::vector<std::unique_ptr<Call>> calls;
+  auto seq = std::make_shared<Sequence>();
   for (uint32_t i = 0; i < steps.Length(); i++) {
     Napi::Value step = steps.Get(i);
     if (!step.IsArray()) throw Napi::TypeError::New(info.Env(), "each step must be [cmd, request]");
@@ -202,12 +184,13 @@ Napi::Value DmIoctlSequence(const Napi::CallbackInfo& info) {
     c->cmd = cmd.As<Napi::Number>().Uint32Value();
     ParseRequest(pair.Get(1u), &c->req, &c->opt);
     c->label = DeviceLabel(c->req);
-    calls.push_back(std::move(c));
+    seq->calls.push_back(std::move(c));
   }
-  auto* w = new SequenceWorker(info.Env(), std::move(calls));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  auto deferred = Napi::Promise::Deferred::New(info.Env());
+  threads::Run(
+      info.Env(), "dmIoctlSequence", [seq] { seq->Execute(); },
+      [seq, deferred](Napi::Env env) { deferred.Resolve(seq->ToJs(env)); });
+  return deferred.Promise();
 }
 
 Napi::Value DmEncode(const Napi::CallbackInfo& info) {
