@@ -1,29 +1,31 @@
-// dmWait: waits for a device event on a thread of its own. A wait can last hours, so it must
-// not occupy a libuv pool thread; and it must be cancellable, which a blocking DEV_WAIT is not.
-// So the thread never blocks in DEV_WAIT: it arms the control fd, reads the event number, and
-// sleeps in poll() on the control fd (readable once any dm event happened) and an eventfd
-// (written by cancel()). DEV_WAIT is issued only once the event number already differs, so it
-// returns at once with the status lines.
+// dmWait: waits for device events. A wait can last hours, so it must not hold a pool thread, and
+// a thread per wait does not scale to thousands of waits. So one waiter thread serves every wait
+// of the process: it arms its control fd (DEV_ARM_POLL), reads each waited device's event number,
+// and sleeps in poll() on the control fd (readable once any dm event happened) and an eventfd
+// (written when a wait is added or cancelled). DEV_WAIT is issued only once a device's event
+// number already differs, so it returns at once with the status lines and never blocks the others.
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "addon.h"
 #include "dm_js.h"
 #include "errno_error.h"
+#include "threads.h"
 
 namespace dm {
 
 namespace {
 
-struct WaitState {
-  explicit WaitState(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
-  ~WaitState() {
-    if (ctl >= 0) close(ctl);
-    if (efd >= 0) close(efd);
+struct Wait {
+  ~Wait() {
     if (opt.secure) {
       req.Wipe();
       reply.Wipe();
@@ -32,118 +34,199 @@ struct WaitState {
   Request req;
   IoctlOptions opt;
   std::string label;
-  int ctl = -1;
-  int efd = -1;
-  std::thread thread;
-  Napi::ThreadSafeFunction tsfn;
-  Napi::Promise::Deferred deferred;  // touched on the JS thread only
+  std::shared_ptr<threads::Completion> completion;
+  std::atomic<bool> cancelled{false};
   Reply reply;
   Outcome outcome;
   unsigned failedCmd = DM_DEV_WAIT_CMD;
 };
 
-bool Step(WaitState* s, unsigned cmd, const Request& req, const IoctlOptions& opt, Reply* r) {
-  s->outcome = RunCaught(s->ctl, cmd, req, opt, r);
-  s->failedCmd = cmd;
-  return s->outcome.ok();
+struct Waiter {
+  std::mutex mu;
+  std::vector<std::shared_ptr<Wait>> added;
+  int ctl = -1;
+  int efd = -1;
+  bool started = false;
+  std::atomic<int> waits{0};
+};
+
+// Never destroyed: its detached thread uses it until the process exits.
+Waiter& TheWaiter() {
+  static Waiter* w = new Waiter;
+  return *w;
 }
 
-void Loop(WaitState* s) {
+void Wake(Waiter& w) {
+  uint64_t one = 1;
+  ssize_t n = write(w.efd, &one, sizeof one);
+  (void)n;  // EAGAIN: already signalled
+}
+
+void Finish(Waiter& w, const std::shared_ptr<Wait>& s) {
+  w.waits--;
+  // The wait lets go of its completion, whose callback holds the wait: no cycle is left.
+  std::shared_ptr<threads::Completion> c = std::move(s->completion);
+  c->Deliver();
+}
+
+// One pass over the waits: those whose device had an event (or failed, or were cancelled) finish.
+void Pass(Waiter& w, std::vector<std::shared_ptr<Wait>>* waits) {
+  std::vector<std::shared_ptr<Wait>> keep;
+  const IoctlOptions small;
+  for (auto& s : *waits) {
+    if (s->cancelled || s->completion->Gone()) {
+      s->outcome.err = ECANCELED;
+      Finish(w, s);
+      continue;
+    }
+    Request status;
+    status.name = s->req.name;
+    status.uuid = s->req.uuid;
+    status.hasDev = s->req.hasDev;
+    status.major = s->req.major;
+    status.minor = s->req.minor;
+    Reply r;
+    s->outcome = RunCaught(w.ctl, DM_DEV_STATUS_CMD, status, small, &r);
+    if (!s->outcome.ok()) {
+      s->failedCmd = DM_DEV_STATUS_CMD;
+      Finish(w, s);
+    } else if (r.eventNr != s->req.eventNr) {
+      s->outcome = RunCaught(w.ctl, DM_DEV_WAIT_CMD, s->req, s->opt, &s->reply);
+      Finish(w, s);
+    } else {
+      keep.push_back(s);
+    }
+  }
+  waits->swap(keep);
+}
+
+void FailAll(Waiter& w, std::vector<std::shared_ptr<Wait>>* waits, const Outcome& o, unsigned cmd) {
+  for (auto& s : *waits) {
+    s->outcome = o;
+    s->failedCmd = cmd;
+    Finish(w, s);
+  }
+  waits->clear();
+}
+
+void Loop() {
+  pthread_setname_np(pthread_self(), "devmapper-wait");
+  Waiter& w = TheWaiter();
+  std::vector<std::shared_ptr<Wait>> waits;
   const Request arm;  // DEV_ARM_POLL addresses no device
-  Request status;
-  status.name = s->req.name;
-  status.uuid = s->req.uuid;
-  status.hasDev = s->req.hasDev;
-  status.major = s->req.major;
-  status.minor = s->req.minor;
   const IoctlOptions small;
   for (;;) {
-    Reply r;
-    // Arm before reading the event number, so an event between the two still wakes poll().
-    if (!Step(s, DM_DEV_ARM_POLL_CMD, arm, small, &r)) return;
-    if (!Step(s, DM_DEV_STATUS_CMD, status, small, &r)) return;
-    if (r.eventNr != s->req.eventNr) {
-      Step(s, DM_DEV_WAIT_CMD, s->req, s->opt, &s->reply);
-      return;
+    // Drained before the new waits are taken, so a wait added after this still wakes poll().
+    uint64_t drained;
+    ssize_t n = read(w.efd, &drained, sizeof drained);
+    (void)n;
+    {
+      std::lock_guard<std::mutex> lock(w.mu);
+      for (auto& s : w.added) waits.push_back(std::move(s));
+      w.added.clear();
     }
-    s->failedCmd = DM_DEV_WAIT_CMD;
-    struct pollfd fds[2] = {{s->ctl, POLLIN, 0}, {s->efd, POLLIN, 0}};
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      s->outcome.err = errno;
-      s->outcome.syscall = "poll";
-      return;
+    if (!waits.empty()) {
+      Reply r;
+      // Arm before reading the event numbers, so an event between the two still wakes poll().
+      Outcome armed = RunCaught(w.ctl, DM_DEV_ARM_POLL_CMD, arm, small, &r);
+      if (!armed.ok())
+        FailAll(w, &waits, armed, DM_DEV_ARM_POLL_CMD);
+      else
+        Pass(w, &waits);
     }
-    if (fds[1].revents) {
-      s->outcome.err = ECANCELED;
-      return;
-    }
-    if (fds[0].revents & (POLLERR | POLLNVAL)) {
-      s->outcome.err = EIO;
-      s->outcome.syscall = "poll";
-      return;
+    struct pollfd fds[2] = {{w.efd, POLLIN, 0}, {w.ctl, POLLIN, 0}};
+    // With nothing to wait for, only the eventfd matters (the control fd stays readable).
+    int rc = poll(fds, waits.empty() ? 1 : 2, -1);
+    if (rc < 0 && errno != EINTR) {
+      Outcome o;
+      o.err = errno;
+      o.syscall = "poll";
+      FailAll(w, &waits, o, DM_DEV_WAIT_CMD);
+    } else if (rc > 0 && !waits.empty() && (fds[1].revents & (POLLERR | POLLNVAL))) {
+      Outcome o;
+      o.err = EIO;
+      o.syscall = "poll";
+      FailAll(w, &waits, o, DM_DEV_WAIT_CMD);
     }
   }
 }
 
-void Settle(Napi::Env env, WaitState* s) {
-  if (s->outcome.ok())
-    s->deferred.Resolve(ReplyToJs(env, s->reply));
-  else
-    s->deferred.Reject(OutcomeError(env, s->outcome, s->failedCmd, s->label).Value());
+// Opens the waiter's descriptors and starts its thread once; 0 or the errno, with the syscall.
+int Start(Waiter& w, const char** syscall) {
+  if (w.started) return 0;
+  *syscall = "open";
+  if (int err = OpenControl(&w.ctl)) return err;
+  *syscall = "eventfd";
+  w.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (w.efd < 0) {
+    int err = errno;
+    close(w.ctl);
+    w.ctl = -1;
+    return err;
+  }
+  *syscall = "pthread_create";
+  try {
+    std::thread(Loop).detach();
+  } catch (const std::system_error& e) {
+    close(w.ctl);
+    close(w.efd);
+    w.ctl = w.efd = -1;
+    return e.code().value();
+  }
+  w.started = true;
+  return 0;
 }
 
 Napi::Value DmWait(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto s = std::make_shared<WaitState>(env);
+  auto s = std::make_shared<Wait>();
   ParseRequest(info[0], &s->req, &s->opt);
   s->label = DeviceLabel(s->req);
+  auto deferred = Napi::Promise::Deferred::New(env);
 
+  Waiter& w = TheWaiter();
   Napi::Object handle = Napi::Object::New(env);
-  handle.Set("promise", s->deferred.Promise());
-  // cancel() holds the state, so the eventfd stays open for as long as anyone can call it.
-  handle.Set("cancel", Napi::Function::New(env, [s](const Napi::CallbackInfo&) {
-               if (s->efd >= 0) {
-                 uint64_t one = 1;
-                 ssize_t n = write(s->efd, &one, sizeof one);
-                 (void)n;  // EAGAIN: already signalled
+  handle.Set("promise", deferred.Promise());
+  std::lock_guard<std::mutex> lock(w.mu);
+  const char* syscall = "";
+  if (int err = Start(w, &syscall)) {
+    deferred.Reject(ErrnoError(env, err, syscall, "DEV_WAIT", s->label).Value());
+    return handle;
+  }
+  std::weak_ptr<Wait> weak = s;
+  s->completion = threads::Completion::New(env, "dmWait", [s, deferred](Napi::Env env) {
+    if (s->outcome.ok())
+      deferred.Resolve(ReplyToJs(env, s->reply));
+    else
+      deferred.Reject(OutcomeError(env, s->outcome, s->failedCmd, s->label).Value());
+  });
+  // A cancel after the wait settled (and was freed) does nothing.
+  handle.Set("cancel", Napi::Function::New(env, [weak](const Napi::CallbackInfo&) {
+               if (auto w = weak.lock()) {
+                 w->cancelled = true;
+                 Wake(TheWaiter());
                }
              }));
-
-  if (int err = OpenControl(&s->ctl)) {
-    s->deferred.Reject(ErrnoError(env, err, "open", "DEV_WAIT", "/dev/mapper/control").Value());
-    return handle;
-  }
-  s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (s->efd < 0) {
-    s->deferred.Reject(ErrnoError(env, errno, "eventfd", "DEV_WAIT", s->label).Value());
-    return handle;
-  }
-
-  // The finalizer runs on the JS thread once the waiter released the function, or when the
-  // environment shuts down under a wait that never ended (a worker terminated): then the
-  // eventfd wakes the waiter, whose BlockingCall returns napi_closing, so the join cannot hang.
-  auto* keep = new std::shared_ptr<WaitState>(s);
-  s->tsfn = Napi::ThreadSafeFunction::New(env, Napi::Function(), "dmWait", 0, 1, keep,
-                                          [](Napi::Env, std::shared_ptr<WaitState>* k) {
-                                            uint64_t one = 1;
-                                            ssize_t n = write((*k)->efd, &one, sizeof one);
-                                            (void)n;
-                                            if ((*k)->thread.joinable()) (*k)->thread.join();
-                                            delete k;
-                                          });
-  WaitState* raw = s.get();
-  try {
-    s->thread = std::thread([raw] {
-      Loop(raw);
-      raw->tsfn.BlockingCall([raw](Napi::Env env, Napi::Function) { Settle(env, raw); });
-      raw->tsfn.Release();
-    });
-  } catch (const std::system_error& e) {
-    s->tsfn.Release();
-    s->deferred.Reject(ErrnoError(env, e.code().value(), "pthread_create", "DEV_WAIT", s->label).Value());
-  }
+  w.added.push_back(std::move(s));
+  w.waits++;
+  Wake(w);
   return handle;
+}
+
+Napi::Value WaitStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  threads::Stats p = threads::PoolStats();
+  Waiter& w = TheWaiter();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("poolThreads", p.threads);
+  o.Set("poolBusy", p.busy);
+  o.Set("poolQueued", p.queued);
+  {
+    std::lock_guard<std::mutex> lock(w.mu);
+    o.Set("waiterThreads", w.started ? 1 : 0);
+  }
+  o.Set("waits", w.waits.load());
+  return o;
 }
 
 }  // namespace
@@ -152,4 +235,5 @@ Napi::Value DmWait(const Napi::CallbackInfo& info) {
 
 void InitDmWait(Napi::Env env, Napi::Object exports) {
   exports.Set("dmWait", Napi::Function::New(env, dm::DmWait, "dmWait"));
+  exports.Set("threadStats", Napi::Function::New(env, dm::WaitStats, "threadStats"));
 }
