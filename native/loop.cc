@@ -8,6 +8,7 @@
 
 #include "addon.h"
 #include "posix.h"
+#include "threads.h"
 
 namespace {
 
@@ -26,37 +27,49 @@ int Ioctl(int fd, unsigned long req, unsigned long arg) {
   }
 }
 
-void IoctlOrThrow(Napi::Env env, int fd, unsigned long req, unsigned long arg, const char* name,
-                  const std::string& path) {
-  if (Ioctl(fd, req, arg) < 0) throw ErrnoError(env, errno, "ioctl", name, path);
+// Opens path off the JS thread; -1 with the failure recorded.
+int Open(threads::Failure* f, const std::string& path, int flags, const std::string& op) {
+  int fd;
+  do fd = open(path.c_str(), flags | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) f->Set("open", op, path);
+  return fd;
 }
 
 // Like losetup: read-write if we may (unprivileged members of group disk need it for the
 // mutating ioctls), read-only otherwise (root may use every ioctl on a read-only descriptor).
-UniqueFd OpenLoop(Napi::Env env, const std::string& path, const char* op) {
+UniqueFd OpenLoop(threads::Failure* f, const std::string& path, const char* op) {
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw ErrnoError(env, errno, "open", op, path);
+  if (fd < 0) f->Set("open", op, path);
   return UniqueFd(fd);
 }
 
-Napi::Value Control(const Napi::CallbackInfo& info, unsigned long req, const char* name, long arg) {
-  Napi::Env env = info.Env();
-  UniqueFd ctl = OpenOrThrow(env, kControl, O_RDWR, name);
-  int rc = Ioctl(ctl.get(), req, static_cast<unsigned long>(arg));
-  if (rc < 0) throw ErrnoError(env, errno, "ioctl", name, kControl);
-  return Napi::Number::New(env, rc);
+Napi::Value Undefined(Napi::Env env, const int&) { return env.Undefined(); }
+Napi::Value Number(Napi::Env env, const int& n) { return Napi::Number::New(env, n); }
+
+Napi::Value Control(const Napi::CallbackInfo& info, unsigned long req, const char* name, long arg,
+                    Napi::Value (*toJs)(Napi::Env, const int&)) {
+  return threads::Promise<int>(
+      info.Env(), name,
+      [=](threads::Failure* f) {
+        UniqueFd ctl(Open(f, kControl, O_RDWR, name));
+        if (ctl.get() < 0) return -1;
+        int rc = Ioctl(ctl.get(), req, static_cast<unsigned long>(arg));
+        if (rc < 0) f->Set("ioctl", name, kControl);
+        return rc;
+      },
+      toJs);
 }
 
-Napi::Value GetFree(const Napi::CallbackInfo& info) { return Control(info, LOOP_CTL_GET_FREE, "LOOP_CTL_GET_FREE", 0); }
+Napi::Value GetFree(const Napi::CallbackInfo& info) { return Control(info, LOOP_CTL_GET_FREE, "LOOP_CTL_GET_FREE", 0, Number); }
 
 Napi::Value Add(const Napi::CallbackInfo& info) {
-  return Control(info, LOOP_CTL_ADD, "LOOP_CTL_ADD", static_cast<long>(IntArg(info, 0, 0, INT32_MAX, "n")));
+  return Control(info, LOOP_CTL_ADD, "LOOP_CTL_ADD", static_cast<long>(IntArg(info, 0, 0, INT32_MAX, "n")), Number);
 }
 
 Napi::Value Remove(const Napi::CallbackInfo& info) {
-  Control(info, LOOP_CTL_REMOVE, "LOOP_CTL_REMOVE", static_cast<long>(IntArg(info, 0, 0, INT32_MAX, "n")));
-  return info.Env().Undefined();
+  return Control(info, LOOP_CTL_REMOVE, "LOOP_CTL_REMOVE", static_cast<long>(IntArg(info, 0, 0, INT32_MAX, "n")), Undefined);
 }
 
 struct Config {
@@ -116,9 +129,9 @@ bool LegacyForced() {
 
 // LOOP_SET_FD binds; the rest is applied step by step, and the binding is undone if a step fails,
 // so a failed attach never leaves a half-configured device behind.
-void AttachLegacy(Napi::Env env, int loop, int file, const Config& c, const std::string& loopPath,
+bool AttachLegacy(threads::Failure* f, int loop, int file, const Config& c, const std::string& loopPath,
                   const std::string& backing) {
-  IoctlOrThrow(env, loop, LOOP_SET_FD, static_cast<unsigned long>(file), "LOOP_SET_FD", loopPath);
+  if (Ioctl(loop, LOOP_SET_FD, static_cast<unsigned long>(file)) < 0) return f->Set("ioctl", "LOOP_SET_FD", loopPath);
   // LOOP_SET_FD takes read-only from the file's open mode; DIRECT_IO has an ioctl of its own.
   loop_info64 info = InfoFor(c, backing, c.flags & LOOP_SET_STATUS_SETTABLE_FLAGS);
   struct Step {
@@ -133,51 +146,61 @@ void AttachLegacy(Napi::Env env, int loop, int file, const Config& c, const std:
   };
   for (const Step& s : steps) {
     if (!s.wanted || Ioctl(loop, s.req, s.arg) >= 0) continue;
-    int err = errno;
+    f->Set("ioctl", s.name, loopPath);
     Ioctl(loop, LOOP_CLR_FD, 0);
-    throw ErrnoError(env, err, "ioctl", s.name, loopPath);
+    return false;
   }
+  return true;
 }
 
-Napi::Value Attach(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string loopPath = PathArg(info, 0);
-  std::string backing = PathArg(info, 1);
-  Config c = ParseConfig(info, 2);
+bool AttachOff(threads::Failure* f, const std::string& loopPath, const std::string& backing, const Config& c) {
   bool readOnly = (c.flags & LO_FLAGS_READ_ONLY) != 0;
   int fileFlags = (readOnly ? O_RDONLY : O_RDWR) | ((c.flags & LO_FLAGS_DIRECT_IO) ? O_DIRECT : 0);
   // Both descriptors close on return: the bound device keeps its own reference to the file.
-  UniqueFd file = OpenOrThrow(env, backing, fileFlags, "LOOP_CONFIGURE");
-  UniqueFd loop = OpenLoop(env, loopPath, "LOOP_CONFIGURE");
+  UniqueFd file(Open(f, backing, fileFlags, "LOOP_CONFIGURE"));
+  if (file.get() < 0) return false;
+  UniqueFd loop = OpenLoop(f, loopPath, "LOOP_CONFIGURE");
+  if (loop.get() < 0) return false;
   if (!LegacyForced()) {
     loop_config cfg;
     std::memset(&cfg, 0, sizeof cfg);
     cfg.fd = static_cast<uint32_t>(file.get());
     cfg.block_size = c.blockSize;
     cfg.info = InfoFor(c, backing, c.flags);
-    if (Ioctl(loop.get(), LOOP_CONFIGURE, reinterpret_cast<unsigned long>(&cfg)) >= 0) return env.Undefined();
+    if (Ioctl(loop.get(), LOOP_CONFIGURE, reinterpret_cast<unsigned long>(&cfg)) >= 0) return true;
     // Kernels before 5.8 answer EINVAL (some ENOTTY) to an ioctl they do not know; the legacy
     // path then reports its own error if the configuration itself was the problem.
-    if (errno != EINVAL && errno != ENOTTY) throw ErrnoError(env, errno, "ioctl", "LOOP_CONFIGURE", loopPath);
+    if (errno != EINVAL && errno != ENOTTY) return f->Set("ioctl", "LOOP_CONFIGURE", loopPath);
   }
-  AttachLegacy(env, loop.get(), file.get(), c, loopPath, backing);
-  return env.Undefined();
+  return AttachLegacy(f, loop.get(), file.get(), c, loopPath, backing);
 }
 
-Napi::Value Detach(const Napi::CallbackInfo& info) {
-  std::string path = PathArg(info, 0);
-  UniqueFd loop = OpenLoop(info.Env(), path, "LOOP_CLR_FD");
-  IoctlOrThrow(info.Env(), loop.get(), LOOP_CLR_FD, 0, "LOOP_CLR_FD", path);
-  return info.Env().Undefined();
+Napi::Value Attach(const Napi::CallbackInfo& info) {
+  std::string loopPath = PathArg(info, 0);
+  std::string backing = PathArg(info, 1);
+  Config c = ParseConfig(info, 2);
+  return threads::Promise<int>(
+      info.Env(), "LOOP_CONFIGURE",
+      [=](threads::Failure* f) { return AttachOff(f, loopPath, backing, c) ? 0 : -1; }, Undefined);
 }
 
-Napi::Value Status(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// One ioctl on a loop device, off the JS thread.
+Napi::Value DeviceIoctl(const Napi::CallbackInfo& info, unsigned long req, unsigned long arg, const char* name) {
   std::string path = PathArg(info, 0);
-  UniqueFd loop = OpenOrThrow(env, path, O_RDONLY, "LOOP_GET_STATUS64");
-  loop_info64 li;
-  std::memset(&li, 0, sizeof li);
-  IoctlOrThrow(env, loop.get(), LOOP_GET_STATUS64, reinterpret_cast<unsigned long>(&li), "LOOP_GET_STATUS64", path);
+  return threads::Promise<int>(
+      info.Env(), name,
+      [=](threads::Failure* f) {
+        UniqueFd loop = OpenLoop(f, path, name);
+        if (loop.get() < 0) return -1;
+        if (Ioctl(loop.get(), req, arg) < 0) f->Set("ioctl", name, path);
+        return 0;
+      },
+      Undefined);
+}
+
+Napi::Value Detach(const Napi::CallbackInfo& info) { return DeviceIoctl(info, LOOP_CLR_FD, 0, "LOOP_CLR_FD"); }
+
+Napi::Value StatusToJs(Napi::Env env, const loop_info64& li) {
   const char* name = reinterpret_cast<const char*>(li.lo_file_name);
   Napi::Object out = Napi::Object::New(env);
   out.Set("number", Napi::Number::New(env, li.lo_number));
@@ -190,11 +213,19 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value DeviceIoctl(const Napi::CallbackInfo& info, unsigned long req, unsigned long arg, const char* name) {
+Napi::Value Status(const Napi::CallbackInfo& info) {
   std::string path = PathArg(info, 0);
-  UniqueFd loop = OpenLoop(info.Env(), path, name);
-  IoctlOrThrow(info.Env(), loop.get(), req, arg, name, path);
-  return info.Env().Undefined();
+  return threads::Promise<loop_info64>(
+      info.Env(), "LOOP_GET_STATUS64",
+      [=](threads::Failure* f) {
+        loop_info64 li;
+        std::memset(&li, 0, sizeof li);
+        UniqueFd loop(Open(f, path, O_RDONLY, "LOOP_GET_STATUS64"));
+        if (loop.get() >= 0 && Ioctl(loop.get(), LOOP_GET_STATUS64, reinterpret_cast<unsigned long>(&li)) < 0)
+          f->Set("ioctl", "LOOP_GET_STATUS64", path);
+        return li;
+      },
+      StatusToJs);
 }
 
 Napi::Value SetCapacity(const Napi::CallbackInfo& info) {

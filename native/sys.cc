@@ -6,6 +6,7 @@
 
 #include "addon.h"
 #include "posix.h"
+#include "threads.h"
 
 namespace {
 
@@ -21,11 +22,18 @@ Napi::Value BlockDeviceSize(const Napi::CallbackInfo& info) {
 // BLKFLSBUF: writes back and drops the device's page cache, so that later buffered reads see what
 // the device maps now rather than pages cached under an earlier table.
 Napi::Value FlushBuffers(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   std::string path = PathArg(info, 0);
-  UniqueFd fd = OpenOrThrow(env, path, O_RDONLY, "BLKFLSBUF");
-  if (ioctl(fd.get(), BLKFLSBUF, 0) < 0) throw ErrnoError(env, errno, "ioctl", "BLKFLSBUF", path);
-  return env.Undefined();
+  // Writing back a cache behind slow storage can take seconds: off the JS thread.
+  return threads::Promise<int>(
+      info.Env(), "BLKFLSBUF",
+      [path](threads::Failure* f) {
+        UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (fd.get() < 0)
+          f->Set("open", "BLKFLSBUF", path);
+        else if (ioctl(fd.get(), BLKFLSBUF, 0) < 0) f->Set("ioctl", "BLKFLSBUF", path);
+        return 0;
+      },
+      [](Napi::Env env, const int&) { return env.Undefined(); });
 }
 
 Napi::Value MknodBlock(const Napi::CallbackInfo& info) {

@@ -137,6 +137,17 @@ export interface SequenceResult {
   elapsedNs: number;
 }
 
+export interface ThreadStats {
+  /** Pool threads started so far (made on demand, kept, bounded). */
+  poolThreads: number;
+  poolBusy: number;
+  poolQueued: number;
+  /** 1 once any wait started: one thread serves every wait. */
+  waiterThreads: number;
+  /** Waits not yet settled. */
+  waits: number;
+}
+
 export interface WaitHandle {
   promise: Promise<RawReply>;
   cancel(): void;
@@ -146,7 +157,7 @@ export interface Native {
   // dm: every call opens nothing per call; the control fd is opened once and kept.
   dmIoctl(cmd: DmCmd, req: RawRequest): RawReply;
   dmIoctlAsync(cmd: DmCmd, req: RawRequest): Promise<RawReply>;
-  /** Runs the ioctls in order on one worker thread, stopping at the first failure. Used for freeze
+  /** Runs the ioctls in order on one of devmapper's threads, stopping at the first failure. Used for freeze
    *  windows, so that nothing runs between a suspend and its resume but the kernel. */
   dmIoctlSequence(steps: [DmCmd, RawRequest][]): Promise<SequenceResult>;
   /** DEV_STATUS on the calling thread, the device addressed by 0 (name), 1 (uuid) or 2 (major,
@@ -155,29 +166,32 @@ export interface Native {
   dmStatus(by: 1, uuid: string): void;
   dmStatus(by: 2, major: number, minor: number): void;
   dmStatusRecord: ArrayBuffer;
-  /** Waits on a thread of its own (not the libuv pool) until the device's event number differs
+  /** Waits (on the one waiter thread, not the libuv pool) until the device's event number differs
    *  from req.eventNr, then returns the DEV_WAIT reply (status lines). cancel() rejects with ECANCELED. */
   dmWait(req: RawRequest): WaitHandle;
+  /** What devmapper's own threads are doing: the pool for blocking calls, and the one waiter thread
+   *  shared by every dmWait. */
+  threadStats(): ThreadStats;
   /** Pure codec, exposed for unit tests of the encoding and of malformed replies. */
   dmEncode(cmd: DmCmd, req: RawRequest, dataSize: number): Buffer;
   dmDecode(cmd: DmCmd, reply: Buffer): RawReply;
 
-  // loop devices
-  loopGetFree(): number;
-  loopAdd(n: number): number;
-  loopRemove(n: number): void;
+  // loop devices: each call runs on devmapper's own threads (the kernel may retry for a second)
+  loopGetFree(): Promise<number>;
+  loopAdd(n: number): Promise<number>;
+  loopRemove(n: number): Promise<void>;
   /** LOOP_CONFIGURE, falling back to LOOP_SET_FD + LOOP_SET_STATUS64 where the kernel lacks it. */
-  loopAttach(loopPath: string, backingPath: string, cfg: LoopConfig): void;
-  loopDetach(loopPath: string): void;
-  loopStatus(loopPath: string): LoopInfo;
-  loopSetCapacity(loopPath: string): void;
-  loopSetDirectIo(loopPath: string, on: boolean): void;
-  loopSetBlockSize(loopPath: string, size: number): void;
+  loopAttach(loopPath: string, backingPath: string, cfg: LoopConfig): Promise<void>;
+  loopDetach(loopPath: string): Promise<void>;
+  loopStatus(loopPath: string): Promise<LoopInfo>;
+  loopSetCapacity(loopPath: string): Promise<void>;
+  loopSetDirectIo(loopPath: string, on: boolean): Promise<void>;
+  loopSetBlockSize(loopPath: string, size: number): Promise<void>;
 
   // small syscalls node:fs lacks
   blockDeviceSize(path: string): bigint;
-  /** BLKFLSBUF: write back and drop the block device's page cache. */
-  flushBuffers(path: string): void;
+  /** BLKFLSBUF: write back and drop the block device's page cache (on devmapper's threads). */
+  flushBuffers(path: string): Promise<void>;
   mknodBlock(path: string, mode: number, major: number, minor: number): void;
   /** flock(fd, LOCK_EX|LOCK_NB) (LOCK_SH when `exclusive` is false): 0 when taken, else the errno
    *  (EWOULDBLOCK while another open file description holds it). Never blocks. */

@@ -18,7 +18,7 @@ export async function attach(file: string, opts: AttachOptions = {}): Promise<Lo
   const plan = planAttach(file, opts);
   if (plan.size !== undefined) await ensureSize(plan.file, plan.size);
   return retryBusy(ATTACH_TRIES, ATTACH_DELAY_MS, async () => {
-    const number = callNative(stack, 'LOOP_CTL_GET_FREE', undefined, () => native.loopGetFree());
+    const number = await callNative(stack, 'LOOP_CTL_GET_FREE', undefined, () => native.loopGetFree());
     const path = `/dev/loop${number}`;
     const { major, minor } = await deviceNumbers(number);
     await ensureNode(stack, path, major, minor);
@@ -26,7 +26,7 @@ export async function attach(file: string, opts: AttachOptions = {}): Promise<Lo
     // otherwise be the addon's own.
     const hold = plan.config.autoclear ? await fs.open(path, 'r') : undefined;
     try {
-      callNative(stack, 'LOOP_CONFIGURE', path, () => native.loopAttach(path, plan.file, plan.config));
+      await callNative(stack, 'LOOP_CONFIGURE', path, () => native.loopAttach(path, plan.file, plan.config));
     } catch (err) {
       await hold?.close();
       throw err;
@@ -56,6 +56,6 @@ async function ensureNode(stack: string, path: string, major: number, minor: num
     await fs.stat(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    callNative(stack, 'mknod', path, () => native.mknodBlock(path, 0o660, major, minor));
+    await callNative(stack, 'mknod', path, () => native.mknodBlock(path, 0o660, major, minor));
   }
 }

@@ -1,10 +1,11 @@
 import { fromNative } from '../errors';
 
-/** Runs one addon call. Its errno error becomes a DmError naming the command and path the addon
- *  reports (the backing file when opening it failed), with the stack captured at the user's call. */
-export function callNative<T>(stack: string, command: string, device: string | undefined, fn: () => T): T {
+/** Runs one addon call (most run on devmapper's threads and return a Promise). Its errno error
+ *  becomes a DmError naming the command and path the addon reports (the backing file when opening
+ *  it failed), with the stack captured at the user's call. */
+export async function callNative<T>(stack: string, command: string, device: string | undefined, fn: () => T | Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (err) {
     const e = err as { op?: unknown; target?: unknown };
     throw fromNative(err, typeof e.op === 'string' ? e.op : command, typeof e.target === 'string' ? e.target : device, stack);

@@ -41,7 +41,7 @@ export async function findByBackingFile(file: string): Promise<LoopDeviceInfo[]>
 }
 
 async function describe(stack: string, path: string): Promise<LoopDeviceInfo> {
-  const st = callNative(stack, 'LOOP_GET_STATUS64', path, () => native.loopStatus(path));
+  const st = await callNative(stack, 'LOOP_GET_STATUS64', path, () => native.loopStatus(path));
   const n = st.number;
   const [sysFile, numbers, blockSize] = await Promise.all([
     readAttr(n, 'loop/backing_file'),

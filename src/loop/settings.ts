@@ -8,7 +8,7 @@ import { checkBlockSize, checkPath, devicePathOf } from './validate';
 export async function refreshCapacity(device: string | number): Promise<bigint> {
   const stack = callerStack();
   const path = devicePathOf(device);
-  callNative(stack, 'LOOP_SET_CAPACITY', path, () => native.loopSetCapacity(path));
+  await callNative(stack, 'LOOP_SET_CAPACITY', path, () => native.loopSetCapacity(path));
   return callNative(stack, 'BLKGETSIZE64', path, () => native.blockDeviceSize(path));
 }
 
@@ -16,14 +16,14 @@ export async function setDirectIo(device: string | number, on: boolean): Promise
   const stack = callerStack();
   const path = devicePathOf(device);
   if (typeof on !== 'boolean') throw new TypeError('on must be a boolean');
-  callNative(stack, 'LOOP_SET_DIRECT_IO', path, () => native.loopSetDirectIo(path, on));
+  await callNative(stack, 'LOOP_SET_DIRECT_IO', path, () => native.loopSetDirectIo(path, on));
 }
 
 export async function setBlockSize(device: string | number, size: number): Promise<void> {
   const stack = callerStack();
   const path = devicePathOf(device);
   checkBlockSize(size);
-  callNative(stack, 'LOOP_SET_BLOCK_SIZE', path, () => native.loopSetBlockSize(path, size));
+  await callNative(stack, 'LOOP_SET_BLOCK_SIZE', path, () => native.loopSetBlockSize(path, size));
 }
 
 /** Size in bytes of any block device. */
@@ -38,5 +38,5 @@ export async function blockDeviceSize(path: string): Promise<bigint> {
 export async function flushBuffers(path: string): Promise<void> {
   const stack = callerStack();
   checkPath(path, 'path');
-  callNative(stack, 'BLKFLSBUF', path, () => native.flushBuffers(path));
+  await callNative(stack, 'BLKFLSBUF', path, () => native.flushBuffers(path));
 }
