@@ -234,9 +234,11 @@ describe('LOOP_SET_FD fallback', () => {
     const file = scratch('strace.img');
     await fs.writeFile(file, Buffer.alloc(MiB));
     const script = `const n = require('node-gyp-build')(${JSON.stringify(ROOT)});
-      const dev = '/dev/loop' + n.loopGetFree();
-      n.loopAttach(dev, ${JSON.stringify(file)}, { blockSize: 1024 });
-      n.loopDetach(dev);`;
+      (async () => {
+        const dev = '/dev/loop' + (await n.loopGetFree());
+        await n.loopAttach(dev, ${JSON.stringify(file)}, { blockSize: 1024 });
+        await n.loopDetach(dev);
+      })().catch((e) => { console.error(e); process.exit(1); });`;
     const trace = (legacy: string) => {
       const run = spawnSync('strace', ['-f', '-e', 'trace=ioctl', process.execPath, '-e', script], {
         env: { ...process.env, DEVMAPPER_LOOP_LEGACY: legacy },
