@@ -3,7 +3,7 @@
 const { addon, stats, timeAsync, batchFor } = require('./lib');
 
 /** Only where the kernel has no device-mapper: one dmIoctlAsync that fails at once (opening the
- *  control device), i.e. the round trip through the libuv pool and back that every async call
+ *  control device), i.e. the round trip through devmapper's thread pool and back that every async call
  *  pays, on this machine's real CPU. */
 async function asyncHopCost({ quick = false } = {}) {
   const { native, DmCmd } = addon();

@@ -6,6 +6,7 @@ const { MiB, GAP_MS, library, compileRaw, Fixture } = require('./lib');
 const { ioctlCost } = require('./ioctl-cost');
 const { freeze } = require('./freeze');
 const { lvmActivate } = require('./lvm-activate');
+const { threadUse } = require('./threads');
 
 const SIZE = 64 * MiB;
 
@@ -40,6 +41,7 @@ async function runBenchmarks({ quick = false, where = {}, log = (m) => process.s
     result.freeze = await freeze(ctx);
     log('C. LVM activation');
     result.lvm = await lvmActivate(ctx);
+    result.threads = await threadUse(ctx);
   } finally {
     problems = await fx.cleanup();
     for (const p of problems) log(`cleanup: ${p}`);

@@ -49,6 +49,34 @@ function section(title, s, extra = []) {
   return [...head, ...extra, ...rowsTable(s.rows), ...ratiosTable(s.ratios), ''];
 }
 
+const ms = (x) => `${x.toFixed(2)} ms`;
+const lagLine = (label, m) =>
+  `  ${pad(label, 52)}${lpad(ms(m.lag.medianMaxMs), 11)}${lpad(ms(m.lag.maxMs), 11)}${lpad(ms(m.lag.p99Ms), 11)}${lpad(ms(m.heldMs), 11)}`;
+
+function threadsSection(t) {
+  const title = 'D. Blocking calls on their own threads (issue 14)';
+  if (!t) return [`${title}: not run`, ''];
+  const out = [
+    title,
+    `  event-loop lag (delay beyond a 1 ms sampling timer) while the kernel holds a call ~${t.holdMs} ms, ${t.suspend.rounds} rounds`,
+    `  ${pad('', 52)}${lpad('max, med.', 11)}${lpad('max, worst', 11)}${lpad('p99, med.', 11)}${lpad('held', 11)}`,
+    lagLine('dm.suspend', t.suspend),
+    lagLine('BLKFLSBUF (loop.flushBuffers)', t.flush),
+    lagLine('idle loop, as long (the noise floor)', t.idle),
+    lagLine('one suspend issued on the JS thread (the old way)', t.onJsThread),
+    `  libuv pool while ${t.pool.suspends} suspends are held (devmapper threads busy: ${t.pool.poolBusyAtStart}):`,
+    `    fs.stat median ${time(t.pool.held?.medianNs)} (idle ${time(t.pool.idle?.medianNs)}), ${t.pool.statsDoneWhileHeld} done before any suspend returned`,
+    `  1,000 concurrent dm.waitEvent: OS threads ${t.waits.threadsBefore} -> ${t.waits.threadsDuring}` +
+      ` (waiter threads ${t.waits.stats.waiterThreads}, waits ${t.waits.stats.waits}); on remove all ended with ${t.waits.ends.join(', ')}`,
+  ];
+  for (const q of t.targets) {
+    const v = q.valueMs !== undefined ? ms(q.valueMs) : String(q.value);
+    const tgt = q.valueMs !== undefined ? `< ${q.max} ms` : `<= ${q.max}`;
+    out.push(`  ${pad(q.label, 52)}${lpad(v, 11)}  target ${pad(tgt, 9)} ${q.met ? 'met' : 'MISSED'}`);
+  }
+  return [...out, ''];
+}
+
 function describeWhere(w) {
   const place = w.guest ? `QEMU ${String(w.accel ?? 'tcg').toUpperCase()} guest` : 'this machine';
   return `Linux ${w.kernel} (${place}), Node ${w.node}, ${w.cpus} CPUs`;
@@ -72,7 +100,7 @@ function format(r) {
   lines.push('A. Per-call cost (issue 3): one device-mapper call, per call');
   lines.push(...section('DEV_STATUS', r.ioctl?.status));
   if (r.hostAsyncHop) {
-    lines.push(`  one async call's round trip through the libuv pool, host CPU (the ioctl fails at once there):`);
+    lines.push(`  one async call's round trip through devmapper's threads, host CPU (the ioctl fails at once there):`);
     lines.push(`  ${time(r.hostAsyncHop.medianNs)} median, ${time(r.hostAsyncHop.p90Ns)} p90`);
     lines.push('');
   }
@@ -82,6 +110,7 @@ function format(r) {
   lines.push(...section('divert (linear -> snapshot over a read-only base, COW on a loop device)', r.freeze?.divert));
   lines.push('C. LVM activation (issue 12): a VG of 200 one-extent linear LVs, no udev, each spawned from Node');
   lines.push(...section('dmctl lvm activate against vgchange -ay', r.lvm));
+  lines.push(...threadsSection(r.threads));
   if (r.cleanupProblems) lines.push(`cleanup problems: ${r.cleanupProblems.join('; ')}`);
   lines.push(`took ${r.seconds} s`);
   return lines.join('\n');
