@@ -1,5 +1,5 @@
 'use strict';
-// DEVMAPPER_TEST_MATRIX=ci (what .ci/run sets): the unit tests once, then the integration tests
+// DEVMAPPER_TEST_MATRIX=ci (what .ci/run sets): the unit tests and the ship checks once, then the integration tests
 // in QEMU guests on each kernel and udev mode below, and one line per run. Runs in one lane go one
 // after the other; lanes (none today: see the budget) would run side by side.
 const path = require('node:path');
@@ -94,6 +94,7 @@ async function runMatrix(name) {
   const t0 = Date.now();
   if (vitest('vitest.unit.config.mts', []) !== 0) return 1;
   const unitTime = Date.now() - t0;
+  const ship = require('./ship/checks').shipChecks();
   prepare(runs);
   const lines = new Map();
   const failures = [];
@@ -116,7 +117,10 @@ async function runMatrix(name) {
         : `matrix: ${what}: the guest gave no result, exit ${code} (${minutes(Date.now() - start)})`);
     }
   }));
-  console.log(`\nmatrix: unit tests (${minutes(unitTime)}); integration runs:`);
+  console.log(`\nmatrix: unit tests (${minutes(unitTime)})`);
+  for (const l of ship.lines) console.log(l);
+  if (!ship.ok) ok = false;
+  console.log('matrix: integration runs:');
   for (const run of runs) console.log(lines.get(run));
   for (const f of failures) console.log(`matrix: FAILED ${f}`);
   for (const f of flaky) console.log(`matrix: FLAKY ${f}`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// npm test: unit tests here, then the integration tests against a real device-mapper —
-// on this kernel when it has one, otherwise inside the QEMU guest. Never skips silently.
+// npm test: unit tests here, the packaging and sanitizer checks (scripts/ship/checks.js), then the
+// integration tests against a real device-mapper — on this kernel when it has one, otherwise
+// inside the QEMU guest. Never skips silently.
 //   DEVMAPPER_RIG_KERNEL  bookworm (default) | trixie | sid: the guest's kernel
 //   DEVMAPPER_RIG_UDEV    1 (default: hosts run udev) | 0: whether the guest runs systemd-udevd
 //   DEVMAPPER_TEST_MATRIX ci: several kernels and udev modes, two guests side by side (scripts/matrix.js; .ci/run)
@@ -90,6 +91,7 @@ function main() {
   if (inGuest) return runIntegrationHere(`Linux ${os.release()} in a QEMU guest`) ? 0 : 1;
   if (process.env.DEVMAPPER_TEST_MATRIX && !integrationOnly) return require('./matrix').runMatrix(process.env.DEVMAPPER_TEST_MATRIX);
   if (!integrationOnly && vitest('vitest.unit.config.mts', []) !== 0) return 1;
+  if (!integrationOnly && !filters.length && !require('./ship/checks').shipChecks().ok) return 1;
   const host = hostHasDeviceMapper();
   if (host.ok) return runIntegrationHere(`Linux ${os.release()} on this machine`) ? 0 : 1;
   console.log(`\nintegration: this machine cannot run them directly (${host.why}); using the QEMU guest`);
