@@ -78,7 +78,17 @@ void Completion::Deliver() {
   // Unlimited queue: never waits for the JS thread; napi_closing during teardown is fine to drop.
   // done is dropped once run, so what it holds (a wait holds its completion) is freed with it.
   tsfn_.BlockingCall([done](Napi::Env env, Napi::Function) {
-    (*done)(env);
+    try {
+      (*done)(env);
+    } catch (const Napi::Error& e) {
+      // A C++ exception must not leave this C callback. Either JS cannot run any more (a worker
+      // being terminated: nothing awaits the result) or a JS exception is pending: hand it to
+      // the process's uncaught-exception handling, when it can still be thrown.
+      try {
+        e.ThrowAsJavaScriptException();
+      } catch (const Napi::Error&) {
+      }
+    }
     *done = nullptr;
   });
   tsfn_.Release();
