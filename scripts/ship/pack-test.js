@@ -80,6 +80,8 @@ function main() {
   const packed = run('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   // Lifecycle scripts print to the same stdout as --json; the JSON is the last top-level array.
   const jsonAt = packed.stdout.lastIndexOf('\n[\n');
+  const scriptOutput = packed.stdout.slice(0, Math.max(jsonAt, 0)).split('\n').filter((l) => /^(> |prebuilds:|apt)/.test(l));
+  for (const l of scriptOutput) console.log(`   ${l}`);
   const info = JSON.parse(jsonAt >= 0 ? packed.stdout.slice(jsonAt) : packed.stdout)[0];
   const tgz = path.join(tmp, info.filename);
   ok(`npm pack made ${info.filename} in ${secs(t)}`);
