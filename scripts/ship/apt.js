@@ -16,8 +16,14 @@ function apt(args) {
   return r.status === 0;
 }
 
-/** Ensures each package is installed; throws with the reason when apt-get cannot do it. */
-function ensure(pkgs) {
+function onPath(cmd) {
+  return spawnSync('sh', ['-c', `command -v '${cmd}'`]).status === 0;
+}
+
+/** Ensures each package is installed; throws with the reason when apt-get cannot do it. When every
+ *  one of `commands` is already on PATH, nothing is checked: the tools may come from elsewhere. */
+function ensure(pkgs, commands = []) {
+  if (commands.length && commands.every(onPath)) return;
   const missing = pkgs.filter((p) => !installed(p));
   if (!missing.length) return;
   if (spawnSync('which', ['apt-get']).status !== 0) {

@@ -64,7 +64,7 @@ function ensure() {
     const m = JSON.parse(fs.readFileSync(marker, 'utf8'));
     return { sysroot, node: path.join(sysroot, 'usr/bin/node'), qemu: q, version: m.version };
   }
-  apt.ensure(['dpkg', 'apt']);
+  apt.ensure(['dpkg', 'apt'], ['dpkg-deb', 'apt-get']);
   console.log(`arm64-node: fetching Debian's nodejs:arm64 and its dependencies into ${base}`);
   const args = aptArgs();
   run('apt-get', [...args, 'update']);

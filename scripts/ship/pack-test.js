@@ -72,7 +72,7 @@ for (const f of failed) console.log(`   FAILED: ${f.what}`);
 process.exit(failed.length ? 1 : 0);
 
 function main() {
-  apt.ensure(['binutils', 'tar']);
+  apt.ensure(['binutils', 'tar'], ['readelf', 'tar']);
 
   // 1. Pack exactly as publish would: prepack compiles TypeScript and the prebuilds for both arches.
   step('npm pack (runs prepack: build:ts and prebuilds for linux-x64 and linux-arm64)');

@@ -66,7 +66,7 @@ function outDir(arch) {
 
 function build(arch, force) {
   const tc = toolchain(arch);
-  apt.ensure(tc.packages);
+  apt.ensure(tc.packages, [`${tc.prefix}g++`, `${tc.prefix}strip`, 'make']);
   const hash = inputsHash(arch, tc);
   const stamp = path.join(stampDir, `prebuild-linux-${arch}.json`);
   const dest = outDir(arch);
