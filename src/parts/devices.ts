@@ -131,7 +131,7 @@ export async function addPartitions(target: string, o: PartsOptions = {}): Promi
       for (const m of todo) {
         await dm.create(m.name, { uuid: m.uuid });
         created.push(m.name);
-        await dm.loadTable(m.name, [m.target]);
+        await dm.loadRawTable(m.name, [m.target]);
         await dm.resume(m.name);
       }
     } catch (err) {

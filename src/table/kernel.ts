@@ -115,7 +115,7 @@ export async function loadTable(device: dm.DeviceRef, table: Table, o: TableLoad
   const [first] = await kernelTableProblems(table, o);
   if (first) throw first;
   const raw = toRawTargets(table);
-  return dm.loadTable(device, raw, { readOnly: o.readOnly, secure: needsSecureData(table) });
+  return dm.loadRawTable(device, raw, { readOnly: o.readOnly, secure: needsSecureData(table) });
 }
 
 export interface ReadTableOptions extends ParseOptions {
