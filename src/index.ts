@@ -4,10 +4,19 @@
  * partition tables (`parts`), LVM2 volume groups (`lvm`), and the errors they throw. The raw ioctl
  * layer is `devmapper/dm`; test hooks are `devmapper/testing`.
  * @packageDocumentation
+ * @module devmapper
  */
+/** Loop devices through loop-control: attach (a sparse file on request), detach, list, settings. */
 export * as loop from './loop';
+/**
+ * Atomic live operations: replace and transaction, divert / merge / discard, point-in-time
+ * snapshots, COW monitoring and growth, and recover after a crash or a reboot. A failure after
+ * validation rolls back and throws an OperationError.
+ */
 export * as ops from './api/ops';
+/** Partition tables (MBR with logicals, GPT) read as kpartx reads them, and their devices. */
 export * as parts from './api/parts';
+/** LVM2 volume groups without lvm2: PV labels, metadata, the VG model, and activation. */
 export * as lvm from './api/lvm';
 
 // The table and status model (pure: nothing here talks to the kernel).
@@ -18,14 +27,16 @@ export {
   type DevNum, type DevRef, type DevStat, type DevPathOptions,
   parseDevNum, formatDevNum, decodeDev, encodeDev, resolveDevRef, devRefToString, devRefKey, devPath,
 } from './table/devref';
-export type { TargetBase, GenericTarget, TargetDescriptor, DevFormatter, DeviceUse, FeatureNeed, FieldProblem } from './table/types';
+export type { TargetBase, GenericTarget, DevFormatter } from './table/types';
+export type { OptArg } from './table/args';
+export type { RawTarget, RawTargetVersion } from './native';
 export type { Target, TypedTarget, Table, TargetOf, StatusMap, RawStatus } from './table/model';
 export {
   type ParseOptions, type FormatOptions, type TargetStatus,
   parseTable, formatTable, parseTarget, formatTarget, toRawTargets, fromRawTargets,
   needsSecureData, parseStatus, parseStatusTargets, isGeneric, isTargetType,
 } from './table/table';
-export { descriptorFor, typedTargetTypes } from './table/registry';
+export { typedTargetTypes } from './table/registry';
 export { type DeviceProvider, type ValidateOptions, tableProblems, validateTable } from './table/validate';
 export type { LinearTarget, StripedTarget, Stripe, ZeroTarget, ErrorTarget, StripedStatus, EmptyStatus, HealthChar } from './table/targets/basic';
 export {
@@ -45,7 +56,7 @@ export {
   type KernelDeviceProvider, type KernelDeviceProviderOptions, type TableLoadOptions, type ReadTableOptions, type ReadStatusOptions,
   loadTable, readTable, readStatus, statusAs, kernelDeviceProvider, kernelVersions, kernelTableProblems, devPathFormatter,
 } from './table/kernel';
-export type { DeviceRef, DeviceInfo } from './dm';
+export type { DeviceRef, DeviceInfo, DeviceFlags } from './dm';
 
 export {
   SECTOR_SIZE, parseSize, parseSectors, bytesToSectors, sectorsToBytes, formatSize,

@@ -3,11 +3,13 @@
  * Tables here are raw `{ start, length, type, params }` lines; the typed, validated loader and
  * reader are `loadTable` and `readTable` in the main entry.
  * @packageDocumentation
+ * @module devmapper/dm
  */
 export { DmFlag, decodeFlags } from '../dm/flags';
 export type { DeviceFlags } from '../dm/flags';
 export type { DeviceRef } from '../dm/device';
 export type { DeviceInfo, TargetLine } from '../dm/info';
+export type { RawTarget, RawTargetVersion } from '../native';
 export type { BufferOptions, TargetInput } from '../dm/validate';
 export {
   version, versionSync, info, infoSync, listDevices, listDevicesSync, deps, depsSync,

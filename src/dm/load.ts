@@ -9,6 +9,7 @@ import type { DeviceInfo } from './info';
 import { checkTargets } from './validate';
 import type { TargetInput } from './validate';
 
+/** Options of loadRawTable(). */
 export interface LoadOptions {
   readOnly?: boolean;
   /** The table holds secrets (keys): DM_SECURE_DATA_FLAG, and every buffer is wiped. */
