@@ -12,7 +12,7 @@ import { infoSync } from './query';
 import { checkUdevChoice, udevCookie, udevLinksName, udevMakesNode } from './udev';
 import type { UdevChoice } from './udev';
 
-/** Options of suspend(). */
+/** Options of suspend(), suspendSequence() and suspendResumeCycle(). */
 export interface SuspendOptions {
   /** Keep queued I/O instead of flushing it (DM_NOFLUSH_FLAG). */
   noflush?: boolean;

@@ -17,7 +17,7 @@
 //   (from 0) of the extended partition among the lines printed before.
 import type { Partition, PartitionTable } from './types';
 
-/** Options of kpartxMappings() and kpartxName(). */
+/** Options of kpartxMappings(). */
 export interface KpartxOptions {
   /** Like `kpartx -p`: the text between disk name and number. */
   delimiter?: string;
