@@ -55,7 +55,7 @@ async function replaceWindow({ lib, fx, raw, loops, sectors, quick, log }, ops, 
       key: 'dmLayer',
       // What the dm layer's own calls give, without the operation's bookkeeping around them.
       run: () => repeat(per, async () => {
-        await lib.dm.loadTable(device, next());
+        await lib.dm.loadRawTable(device, next());
         const t = now();
         await lib.dm.suspend(device);
         await lib.dm.resume(device);
@@ -66,7 +66,7 @@ async function replaceWindow({ lib, fx, raw, loops, sectors, quick, log }, ops, 
       key: 'addonSync',
       // Diagnostic: the same window through the addon's synchronous entry point (internal).
       run: () => repeat(per, async () => {
-        await lib.dm.loadTable(device, next());
+        await lib.dm.loadRawTable(device, next());
         const t = now();
         native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: lib.dm.DmFlag.SUSPEND });
         native.dmIoctl(DmCmd.DEV_SUSPEND, { name: device, flags: 0 });
@@ -100,7 +100,7 @@ async function replaceWindow({ lib, fx, raw, loops, sectors, quick, log }, ops, 
       ? { key: 'devmapper', label: 'devmapper replace(): freeze window it reports', stats: stats(s.devmapper) }
       : { key: 'devmapper', label: 'devmapper replace()', stats: null, why: why ?? 'ops.replace is not a function' },
     { key: 'devmapperCall', label: 'devmapper replace(): whole call (for reference)', stats: stats(whole) },
-    { key: 'dmLayer', label: 'dm layer: loadTable, then [suspend(), resume()]', stats: stats(s.dmLayer) },
+    { key: 'dmLayer', label: 'dm layer: loadRawTable, then [suspend(), resume()]', stats: stats(s.dmLayer) },
     { key: 'addonSync', label: 'diagnostic: same, addon dmIoctl() sync, internal', stats: stats(s.addonSync) },
     { key: 'rawC', label: 'raw C: TABLE_LOAD, then [suspend, resume]', stats: stats(s.rawC) },
     { key: 'dmsetup', label: 'dmsetup suspend && dmsetup reload && dmsetup resume', stats: stats(s.dmsetup) },

@@ -10,9 +10,9 @@ const ROOT = path.resolve(__dirname, '..');
 const DMSETUP = '/usr/sbin/dmsetup';
 const MiB = 1024 * 1024;
 
-/** The built library (npm run bench builds it first). */
+/** The built library (npm run bench builds it first): the main entry, and its raw layer as `dm`. */
 function library() {
-  return require(path.join(ROOT, 'dist'));
+  return { ...require(path.join(ROOT, 'dist')), dm: require(path.join(ROOT, 'dist', 'api', 'dm')) };
 }
 
 /** The addon's typed interface (internal): for the diagnostic rows that bypass the dm layer. */
@@ -180,7 +180,7 @@ class Fixture {
     const name = this.name(tag);
     await this.lib.dm.create(name);
     this.devices.push(name);
-    await this.lib.dm.loadTable(name, [linearTarget(loop, sectors)]);
+    await this.lib.dm.loadRawTable(name, [linearTarget(loop, sectors)]);
     await this.lib.dm.resume(name);
     return name;
   }

@@ -219,7 +219,8 @@ async function demo() {
 async function cleanup() {
   if (cleaning) return cleaning;
   cleaning = (async () => {
-    const { dm, loop } = require(path.join(ROOT, 'dist'));
+    const dm = require(path.join(ROOT, 'dist', 'api', 'dm'));
+    const { loop } = require(path.join(ROOT, 'dist'));
     // A merge stops waiting (it goes on in the kernel until its device is removed); any other
     // dmctl is a live operation of milliseconds: let it finish or roll back.
     const exits = [...children].map((c) => new Promise((r) => c.once('close', r)));
@@ -246,7 +247,8 @@ async function cleanup() {
 }
 
 async function leftovers() {
-  const { dm, loop } = require(path.join(ROOT, 'dist'));
+  const dm = require(path.join(ROOT, 'dist', 'api', 'dm'));
+  const { loop } = require(path.join(ROOT, 'dist'));
   const devs = (await dm.listDevices()).filter((d) => d.name.startsWith(PREFIX)).map((d) => d.name);
   const loops = (await loop.list()).filter((l) => l.file.includes(`/${PREFIX}-`)).map((l) => l.path);
   return [...devs, ...loops, ...(work && fs.existsSync(work) ? [work] : [])];

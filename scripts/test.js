@@ -28,7 +28,7 @@ function vitest(config, extra) {
 
 function dmIoctlVersion() {
   try {
-    return Object.values(require(path.join(ROOT, 'dist')).dm.versionSync()).join('.');
+    return Object.values(require(path.join(ROOT, 'dist', 'api', 'dm')).versionSync()).join('.');
   } catch {
     return 'unknown';
   }

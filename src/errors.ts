@@ -41,11 +41,13 @@ function errnoOf(code: string): number {
 
 /** Every failure of a device-mapper or loop-device operation. */
 export class DmError extends Error {
+  /** Always `'DmError'`. */
   override name = 'DmError';
   /** e.g. 'EBUSY' */
   readonly code: string;
   /** positive errno */
   readonly errno: number;
+  /** The system call that failed (`ioctl`, or `open` for the control device). */
   readonly syscall: string;
   /** the dm (or loop) command, e.g. 'DEV_REMOVE' */
   readonly command: string;

@@ -70,6 +70,7 @@ export interface RawDevice {
   uuid?: string;
 }
 
+/** A target type the kernel has loaded, and its version. */
 export interface RawTargetVersion {
   name: string;
   version: [number, number, number];

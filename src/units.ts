@@ -1,4 +1,5 @@
 // Sizes in one place: device-mapper speaks 512-byte sectors, people speak K/M/G.
+/** Bytes in a sector: 512. */
 export const SECTOR_SIZE = 512n;
 
 const UNIT: Record<string, bigint> = {
@@ -13,6 +14,7 @@ const UNIT: Record<string, bigint> = {
   e: 1n << 60n,
 };
 
+/** Options of parseSize() and parseSectors(). */
 export interface ParseSizeOptions {
   /** Size in bytes that a percentage is taken of (`10%`). */
   of?: bigint;
@@ -53,6 +55,7 @@ export function parseSize(text: string | number | bigint, opts: ParseSizeOptions
   return product / scale;
 }
 
+/** How bytesToSectors() treats a size that is not a whole number of sectors. */
 export type SectorRounding = 'exact' | 'down' | 'up';
 
 /** Bytes to sectors; `exact` (the default) refuses a size that is not a multiple of 512. */
@@ -66,6 +69,7 @@ export function bytesToSectors(bytes: bigint, round: SectorRounding = 'exact'): 
   throw new RangeError(`${bytes} bytes is not a whole number of 512-byte sectors`);
 }
 
+/** Sectors to bytes. */
 export function sectorsToBytes(sectors: bigint): bigint {
   if (typeof sectors !== 'bigint') throw new TypeError('sectors must be a bigint');
   if (sectors < 0n) throw new RangeError(`sectors must not be negative: ${sectors}`);

@@ -25,7 +25,7 @@ function tableOptions(cmd: Command): Command {
 
 async function loadFrom(ref: DeviceRef, o: TableOpts, fileArg?: string) {
   const t = prepareTable(await tableText(o, fileArg), o.checks !== false);
-  return dm.loadTable(ref, t.raw, { readOnly: !!o.readonly, secure: t.secure });
+  return dm.loadRawTable(ref, t.raw, { readOnly: !!o.readonly, secure: t.secure });
 }
 
 const report = async (cmd: Command, ref: DeviceRef) => {
@@ -46,7 +46,7 @@ export function registerChangeVerbs(program: Command): void {
       await dm.create(name, { uuid: o.uuid, minor: o.minor, readOnly: !!o.readonly });
       if (t) {
         try {
-          await dm.loadTable(name, t.raw, { readOnly: !!o.readonly, secure: t.secure });
+          await dm.loadRawTable(name, t.raw, { readOnly: !!o.readonly, secure: t.secure });
           await dm.resume(name);
         } catch (err) {
           await dm.remove(name, { retry: true }).catch(() => undefined);

@@ -8,7 +8,7 @@ import { ensureNode } from '../dm/nodes';
 export async function errorTable(ref: DeviceRef): Promise<void> {
   const sectors = (await dm.table(ref)).reduce((n, t) => n + t.length, 0n);
   if (sectors === 0n) return;
-  await dm.loadTable(ref, [{ start: 0n, length: sectors, type: 'error', params: '' }]);
+  await dm.loadRawTable(ref, [{ start: 0n, length: sectors, type: 'error', params: '' }]);
   await dm.resume(ref);
 }
 

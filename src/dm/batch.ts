@@ -16,6 +16,7 @@ import type { UdevChoice } from './udev';
 import { checkMinor, checkName, checkTargets, checkUuid } from './validate';
 import type { TargetInput } from './validate';
 
+/** One device for createDevices: its name, optional uuid, and the raw table to load and resume. */
 export interface NewDevice {
   name: string;
   uuid?: string;

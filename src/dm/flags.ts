@@ -34,6 +34,7 @@ export interface DeviceFlags {
   internalSuspend: boolean;
 }
 
+/** Decodes the DM_*_FLAG bits of an ioctl reply into named booleans. */
 export function decodeFlags(flags: number): DeviceFlags {
   const has = (bit: number): boolean => (flags & bit) !== 0;
   return {

@@ -14,7 +14,7 @@ export { create, remove, removeAll, rename, nameOf } from './lifecycle';
 export type { CreateOptions, RemoveOptions, RemoveResult } from './lifecycle';
 export { suspend, resume, suspendResumeCycle, suspendSequence } from './suspend';
 export type { SuspendOptions, CycleResult, ResumeOptions, SuspendStep } from './suspend';
-export { loadTable, clearTable } from './load';
+export { loadRawTable, clearTable } from './load';
 export { createDevices, removeDevices } from './batch';
 export type { NewDevice } from './batch';
 export type { LoadOptions } from './load';

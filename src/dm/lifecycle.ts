@@ -14,6 +14,7 @@ import { checkUdevChoice, udevCookie, udevKindOf, udevLinksName, udevMakesNode, 
 import type { UdevChoice } from './udev';
 import { checkMinor, checkName, checkUuid } from './validate';
 
+/** Options of create(). */
 export interface CreateOptions {
   uuid?: string;
   /** Tables loaded later default to read-only. */
@@ -44,6 +45,7 @@ export function nameOf(ref: DeviceRef): string {
   return a.name ?? infoSync(ref).name;
 }
 
+/** Options of remove(). */
 export interface RemoveOptions {
   /** If the device is open, remove it when its last opener closes it (instead of EBUSY). */
   deferred?: boolean;
@@ -58,6 +60,7 @@ export interface RemoveOptions {
   udev?: UdevChoice;
 }
 
+/** What remove() did. */
 export interface RemoveResult {
   /** True when the device was still open and is only scheduled for removal. */
   deferred: boolean;

@@ -9,6 +9,7 @@ import type { DeviceInfo } from './info';
 import { checkTargets } from './validate';
 import type { TargetInput } from './validate';
 
+/** Options of loadRawTable(). */
 export interface LoadOptions {
   readOnly?: boolean;
   /** The table holds secrets (keys): DM_SECURE_DATA_FLAG, and every buffer is wiped. */
@@ -16,7 +17,7 @@ export interface LoadOptions {
 }
 
 /** TABLE_LOAD into the inactive slot; resume() makes it live. */
-export async function loadTable(ref: DeviceRef, targets: TargetInput[], o: LoadOptions = {}): Promise<DeviceInfo> {
+export async function loadRawTable(ref: DeviceRef, targets: TargetInput[], o: LoadOptions = {}): Promise<DeviceInfo> {
   const stack = callerStack();
   const a = addressOf(ref);
   const req = { ...a.fields, targets: checkTargets(targets), flags: o.readOnly ? DmFlag.READONLY : 0, secure: !!o.secure };

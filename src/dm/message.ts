@@ -20,6 +20,7 @@ export async function targetMessage(
   return r.message;
 }
 
+/** A device geometry for setGeometry(): cylinders, heads, sectors and start sector. */
 export interface Geometry {
   cylinders: number;
   heads: number;

@@ -14,6 +14,7 @@ import { native } from '../native';
 import { sleep } from './call';
 import { forgetUdevState, udevRunning } from './udev';
 
+/** Where device-mapper device nodes live: /dev/mapper. */
 export const MAPPER_DIR = '/dev/mapper';
 /** How long udev gets to make or remove a node before we do it ourselves. Under load (software
  *  emulation, a long event queue) udev takes seconds; a dead udevd is noticed much sooner. */
@@ -21,6 +22,7 @@ const UDEV_WAIT_MS = 10_000;
 const POLL_MS = 10;
 const ALIVE_CHECK_MS = 250;
 
+/** The device node path of a dm device: `/dev/mapper/<name>`. */
 export function nodePath(name: string): string {
   return path.join(MAPPER_DIR, name);
 }

@@ -37,6 +37,7 @@ function onDevice(ref: DeviceRef, flags = 0, buffers?: BufferOptions): Built {
   return { req: { ...a.fields, ...checkBufferOptions(buffers), flags }, label: a.label };
 }
 
+/** Options of table() and status(). */
 export interface TableQueryOptions extends BufferOptions {
   /** Ask about the inactive (loaded, not yet resumed) table instead of the live one. */
   inactive?: boolean;
@@ -55,12 +56,14 @@ function tableQuery(ref: DeviceRef, table: boolean, o: TableQueryOptions = {}): 
   return b;
 }
 
+/** The kernel's dm-ioctl interface version. */
 export interface InterfaceVersion {
   major: number;
   minor: number;
   patch: number;
 }
 
+/** One device of listDevices(). */
 export interface ListedDevice {
   name: string;
   major: number;
@@ -78,6 +81,7 @@ const versionQ = query(
 );
 /** The kernel's dm-ioctl interface version. */
 export const version = versionQ.async;
+/** The kernel's dm-ioctl interface version (synchronous twin of version()). */
 export const versionSync = versionQ.sync;
 
 // The name infoSync last validated: callers poll the same device, and a name valid once stays so.
@@ -131,6 +135,7 @@ const listQ = query(
 );
 /** Every dm device: name, dev_t, and (where the kernel reports them) event number and uuid. */
 export const listDevices = listQ.async;
+/** Every dm device (synchronous twin of listDevices()). */
 export const listDevicesSync = listQ.sync;
 
 const depsQ = query(
@@ -141,6 +146,7 @@ const depsQ = query(
 );
 /** The block devices (major:minor) the table uses. */
 export const deps = depsQ.async;
+/** The block devices the table uses (synchronous twin of deps()). */
 export const depsSync = depsQ.sync;
 
 const statusQ = query(
@@ -150,6 +156,7 @@ const statusQ = query(
 );
 /** Each target's status line. */
 export const status = statusQ.async;
+/** Each target's status line (synchronous twin of status()). */
 export const statusSync = statusQ.sync;
 
 const tableQ = query(
@@ -159,6 +166,7 @@ const tableQ = query(
 );
 /** The table as the kernel holds it (its canonical form of each line). */
 export const table = tableQ.async;
+/** The table as the kernel holds it (synchronous twin of table()). */
 export const tableSync = tableQ.sync;
 
 const versionsQ = query(
@@ -168,6 +176,7 @@ const versionsQ = query(
 );
 /** Target types the kernel has loaded, with their versions. */
 export const listVersions = versionsQ.async;
+/** Target types the kernel has loaded, with their versions (synchronous twin of listVersions()). */
 export const listVersionsSync = versionsQ.sync;
 
 const targetVersionQ = query(
@@ -185,6 +194,7 @@ const targetVersionQ = query(
 );
 /** One target type's version; the kernel loads its module if needed. EINVAL if unknown. */
 export const targetVersion = targetVersionQ.async;
+/** One target type's version (synchronous twin of targetVersion()). */
 export const targetVersionSync = targetVersionQ.sync;
 
 export type { DeviceInfo };

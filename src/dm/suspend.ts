@@ -12,6 +12,7 @@ import { infoSync } from './query';
 import { checkUdevChoice, udevCookie, udevLinksName, udevMakesNode } from './udev';
 import type { UdevChoice } from './udev';
 
+/** Options of suspend(), suspendSequence() and suspendResumeCycle(). */
 export interface SuspendOptions {
   /** Keep queued I/O instead of flushing it (DM_NOFLUSH_FLAG). */
   noflush?: boolean;
@@ -33,6 +34,9 @@ export async function suspend(ref: DeviceRef, o: SuspendOptions = {}): Promise<D
   return toInfo(await callAsync(DmCmd.DEV_SUSPEND, { ...a.fields, flags: suspendFlags(o) }, a.label, stack));
 }
 
+/**
+ * What suspendResumeCycle() and suspendSequence() did: steps completed, the one that failed, and the time taken.
+ */
 export interface CycleResult {
   /** How many of the steps completed. */
   completed: number;
@@ -99,6 +103,7 @@ function beforeResume(a: Address, eventNr: number): DeviceInfo | undefined {
   }
 }
 
+/** Options of resume(). */
 export interface ResumeOptions {
   /** Make /dev/mapper/<name> (default true). */
   node?: boolean;

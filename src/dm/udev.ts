@@ -54,6 +54,9 @@ export function setUdevClassifier(fn: Classifier | undefined): void {
   classifier = fn;
 }
 
+/**
+ * The udev kind devmapper gives a device with this dm uuid when a call does not choose one (default `user`).
+ */
 export function udevKindOf(uuid: string): UdevKind {
   return classifier?.(uuid) ?? 'user';
 }

@@ -8,6 +8,7 @@ import type { DeviceInfo, TargetLine } from './info';
 import { infoSync } from './query';
 import { checkU32 } from './validate';
 
+/** Options of waitEvent(). */
 export interface WaitOptions {
   /** Wait until the event number differs from this one (default: the current one). */
   eventNr?: number;
@@ -18,6 +19,7 @@ export interface WaitOptions {
   noflush?: boolean;
 }
 
+/** What waitEvent() returns. */
 export interface WaitResult {
   info: DeviceInfo;
   /** Status (or table) lines as of the event. */

@@ -12,6 +12,7 @@ export async function refreshCapacity(device: string | number): Promise<bigint> 
   return callNative(stack, 'BLKGETSIZE64', path, () => native.blockDeviceSize(path));
 }
 
+/** LOOP_SET_DIRECT_IO: turns O_DIRECT access to the backing file on or off. */
 export async function setDirectIo(device: string | number, on: boolean): Promise<void> {
   const stack = callerStack();
   const path = devicePathOf(device);
@@ -19,6 +20,7 @@ export async function setDirectIo(device: string | number, on: boolean): Promise
   await callNative(stack, 'LOOP_SET_DIRECT_IO', path, () => native.loopSetDirectIo(path, on));
 }
 
+/** LOOP_SET_BLOCK_SIZE: sets the device's logical block size (512, 1024, 2048 or 4096). */
 export async function setBlockSize(device: string | number, size: number): Promise<void> {
   const stack = callerStack();
   const path = devicePathOf(device);

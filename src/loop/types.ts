@@ -1,5 +1,7 @@
+/** A loop device's logical block size in bytes. */
 export type BlockSize = 512 | 1024 | 2048 | 4096;
 
+/** Options of attach(). */
 export interface AttachOptions {
   /** Bytes, a multiple of 512. The file is created sparse at this size if missing, and extended
    *  (never truncated: that would destroy data) if shorter. */
@@ -20,6 +22,7 @@ export interface AttachOptions {
   sizeLimit?: bigint | number;
 }
 
+/** A loop device attach() bound. */
 export interface LoopDevice {
   /** e.g. /dev/loop3 */
   path: string;

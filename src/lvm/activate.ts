@@ -10,6 +10,7 @@ import type { LogicalVolume, VolumeGroup } from './model';
 import { findVolumeGroup, pvDevices, scanLvm, type LvmScan } from './scan';
 import { activationPlan, type TableLine } from './tables';
 
+/** Which LVs to activate and where to look for their PVs. */
 export interface LvmSelection {
   /** Only these LVs of the VG (default: all). */
   lvs?: readonly string[];
@@ -17,6 +18,7 @@ export interface LvmSelection {
   devices?: readonly string[];
 }
 
+/** An LV mapped (or found already mapped) by activateVolumeGroup: its dm name, uuid and table. */
 export interface LvMapped {
   lv: string;
   name: string;
@@ -26,11 +28,13 @@ export interface LvMapped {
   readOnly: boolean;
 }
 
+/** What activateVolumeGroup did with one LV: mapped, refused (with the error), or skipped. */
 export type LvOutcome =
   | LvMapped
   | { lv: string; name: string; uuid: string; result: 'refused'; error: LvmError }
   | { lv: string; result: 'skipped'; reason: 'hidden' | 'activation-skip' };
 
+/** What activateVolumeGroup did: the VG as read, each LV's outcome, and what could not be read. */
 export interface ActivationReport {
   vg: VolumeGroup;
   lvs: LvOutcome[];
@@ -141,6 +145,7 @@ export async function activateVolumeGroup(vgName: string, o: LvmSelection = {}):
   return { vg, lvs: out, notes: scan.errors };
 }
 
+/** What deactivateVolumeGroup did: the dm devices it removed. */
 export interface DeactivationReport {
   vg: string;
   removed: string[];

@@ -7,20 +7,24 @@ export interface Position {
   column: number;
 }
 
+/** A scalar value of LVM2's config text: string, integer or float, with its position. */
 export type ConfigScalar =
   | { kind: 'string'; value: string; at: Position }
   /** libdm keeps every integer as int64; bigint holds all of them. */
   | { kind: 'int'; value: bigint; at: Position }
   | { kind: 'float'; value: number; at: Position };
 
+/** A `[ ... ]` list of scalars in LVM2's config text. */
 export interface ConfigList {
   kind: 'list';
   items: ConfigScalar[];
   at: Position;
 }
 
+/** The value of a setting: a scalar or a list. */
 export type ConfigValue = ConfigScalar | ConfigList;
 
+/** A `key = value` setting in LVM2's config text. */
 export interface ConfigSetting {
   kind: 'setting';
   key: string;
@@ -28,6 +32,7 @@ export interface ConfigSetting {
   at: Position;
 }
 
+/** A `key { ... }` section in LVM2's config text. */
 export interface ConfigSection {
   kind: 'section';
   key: string;
@@ -36,6 +41,7 @@ export interface ConfigSection {
   at: Position;
 }
 
+/** A node of LVM2's config text: a section or a setting. */
 export type ConfigNode = ConfigSection | ConfigSetting;
 
 const INT64_MIN = -(1n << 63n);

@@ -17,8 +17,11 @@ export type LvmErrorCode =
  * damaged PV can be inspected by hand.
  */
 export class LvmError extends Error {
+  /** Always `'LvmError'`. */
   override name = 'LvmError';
+  /** What went wrong (see LvmErrorCode). */
   readonly code: LvmErrorCode;
+  /** Where in the device or the metadata: a byte offset, `line:column`, or a metadata path. */
   readonly where: string;
   /** The LV an activation refusal is about. */
   readonly lv?: string;

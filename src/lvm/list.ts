@@ -5,6 +5,7 @@ import type { LvmError } from './errors';
 import type { VolumeGroup } from './model';
 import { pvDevices, scanLvm } from './scan';
 
+/** One LV in a listing. */
 export interface LvListed {
   name: string;
   uuid: string;
@@ -16,6 +17,7 @@ export interface LvListed {
   active?: string;
 }
 
+/** One VG in a listing, with its PVs and LVs. */
 export interface VgListed {
   name: string;
   uuid: string;
@@ -29,6 +31,7 @@ export interface VgListed {
   lvs: LvListed[];
 }
 
+/** What listVolumeGroups found, and what could not be read. */
 export interface LvmListing {
   vgs: VgListed[];
   notes: LvmError[];

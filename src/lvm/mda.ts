@@ -29,6 +29,7 @@ const FMTT_VERSION = 1;
 const RAW_LOCN_IGNORED = 1;
 const U32_MAX = 0xffffffffn;
 
+/** Reads and checks the metadata area header (magic, version, CRC) at the start of a metadata area. */
 export function readMdaHeader(read: ReadAt, area: DiskArea): MdaHeader {
   const where = `mda_header at byte ${area.offset}`;
   const b = readExact(read, area.offset, MDA_HEADER_SIZE, where);

@@ -31,6 +31,7 @@ export function scanPhysicalVolume(read: ReadAt): PhysicalVolumeScan | undefined
   return { label, metadata, errors };
 }
 
+/** Options of volumeGroupsFrom(). */
 export interface VolumeGroupsOptions {
   /** Called for a copy that does not parse or validate; without it such a copy throws. */
   onError?: (error: LvmError, source: string) => void;

@@ -4,6 +4,7 @@ import { type Scope, optionalInt, optionalString, section, optionalSection, stri
 import { checkName, formatId, parseId } from './names';
 import { type Segment, isStripedType, mergeSegments, readSegments } from './segments';
 
+/** A PV as the VG metadata records it. */
 export interface PhysicalVolume {
   /** The section name the segments refer to, e.g. `pv0`. */
   name: string;
@@ -23,6 +24,7 @@ export interface PhysicalVolume {
   missing: boolean;
 }
 
+/** An LV as the VG metadata records it. */
 export interface LogicalVolume {
   name: string;
   id: string;
@@ -42,6 +44,7 @@ export interface LogicalVolume {
   minor?: number;
 }
 
+/** A volume group as its metadata describes it. */
 export interface VolumeGroup {
   name: string;
   id: string;
@@ -66,6 +69,7 @@ export function volumeGroupFromText(text: string): VolumeGroup {
   return volumeGroupFromConfig(parseConfigText(text));
 }
 
+/** The VG described by parsed metadata text (see parseConfigText). */
 export function volumeGroupFromConfig(root: ConfigSection): VolumeGroup {
   const top: Scope = { section: root, path: '' };
   if (optionalString(top, 'contents') !== CONTENTS) throw new LvmError('FORMAT', whereKey(top, 'contents'), `contents is not "${CONTENTS}"`);

@@ -8,6 +8,7 @@ import { LvmError } from './errors';
 import { type PhysicalVolumeScan, volumeGroupsFrom, scanPhysicalVolume } from './metadata';
 import type { VolumeGroup } from './model';
 
+/** A block device found to hold an LVM2 PV. */
 export interface PvDeviceFound extends PhysicalVolumeScan {
   /** The block device read. */
   path: string;
@@ -19,6 +20,7 @@ export interface PvDeviceFound extends PhysicalVolumeScan {
   dm: boolean;
 }
 
+/** What scanLvm found: PVs, the VGs they make up, and what could not be read. */
 export interface LvmScan {
   pvs: PvDeviceFound[];
   vgs: VolumeGroup[];

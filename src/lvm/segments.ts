@@ -6,6 +6,7 @@ export type SegmentArea =
   | { kind: 'pv'; pv: string; extent: number }
   | { kind: 'lv'; lv: string; extent: number };
 
+/** A segment of an LV: a run of extents of one type mapped onto PV or LV areas. */
 export interface Segment {
   /** The section name, e.g. `segment1` (after merging, the first merged segment's). */
   name: string;

@@ -11,6 +11,7 @@ export interface TableLine {
   params: string;
 }
 
+/** Options of activationPlan() and lvTable(). */
 export interface TableOptions {
   /**
    * LVM2's `activation/use_linear_target` (default on): a one-stripe segment becomes a `linear`

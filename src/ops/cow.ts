@@ -16,6 +16,9 @@ export type CowSpec = string | { file: string; size: bigint | number | string };
 
 export type CowPlan = { kind: 'device'; path: string } | { kind: 'file'; file: string; size: bigint };
 
+/**
+ * The COW store an operation uses: its block device (a loop device for a file), dev_t, backing file, and whether devmapper owns the file.
+ */
 export interface CowInfo {
   /** The block device: /dev/loopN for a file. */
   device: string;

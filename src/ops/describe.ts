@@ -7,14 +7,17 @@ import { devKey, dmDeviceAt, infoOrNone, liveTable, pathOf, tableText } from './
 import { refusal } from './errors';
 import { baseName, baseOwner, isSnapUuid } from './naming';
 
+/** What a device is to devmapper: plain, diverted, merging, origin or snapshot. */
 export type DeviceRole = 'plain' | 'diverted' | 'merging' | 'origin' | 'snapshot';
 
+/** A COW store with its snapshot status and fill level. */
 export interface CowState extends CowInfo {
   status: SnapshotStatus;
   /** Fill level 0-100, when the status has numbers. */
   percentFull?: number;
 }
 
+/** One snapshot of an origin, as describe() reports it. */
 export interface SnapshotDescription {
   name: string;
   cow: CowState;
@@ -22,6 +25,7 @@ export interface SnapshotDescription {
   persistent: string;
 }
 
+/** What describe() reports about a device. */
 export interface Description {
   name: string;
   /** plain: no devmapper snapshot; diverted: writes go to a COW over a frozen base; merging: the

@@ -13,10 +13,12 @@ import { removeDevice, Tx } from './transaction';
 import { headSum, markOperation, newDivertRecord, refuseInterrupted, removeDivertRecord, writeDivertRecord } from './record';
 import { checkLockOptions, withLocks, type LockOptions } from './lock';
 
+/** Options of divert(): the COW store, chunk size, persistence, suspend and lock choices. */
 export interface DivertOptions extends SnapshotStoreOptions, SuspendChoice, LockOptions {
   cow: CowSpec;
 }
 
+/** What divert() set up. */
 export interface DivertInfo {
   name: string;
   /** The frozen image: a read-only device at /dev/mapper/<V>-dmbase. */

@@ -23,6 +23,7 @@ export interface OperationState {
 
 /** A live operation failed at `step`; it was rolled back, and `state` says what everything is now. */
 export class OperationError extends Error {
+  /** Always `'OperationError'`. */
   override name = 'OperationError';
   /** e.g. 'divert', 'replace' */
   readonly operation: string;
@@ -30,6 +31,7 @@ export class OperationError extends Error {
   readonly step: string;
   /** The cause's code (e.g. 'EINVAL', 'EBUSY') when it has one. */
   readonly code?: string;
+  /** The state every device was left in, and whether it is as before the operation. */
   readonly state: OperationState;
   /** Steps completed before the failure, in order. */
   readonly completed: readonly string[];

@@ -3,6 +3,9 @@
 // device suspended, and on failure rolls back and throws an OperationError saying which step
 // failed and what state every device is in.
 //
+// This barrel is internal (the CLI and tests import it); the package's `ops` namespace is the
+// subset in src/api/ops.ts, without the naming helpers, lock paths and test hooks.
+//
 // Public API (every shape is a TSDoc'd type exported below):
 //
 //   replace(device, table: TableInput, { noflush?, skipLockfs?, readOnly? })

@@ -13,6 +13,7 @@ import { checkWatchOptions, watchCow, type CowEvent, type CowWatcher, type Watch
 import { baseOwner, isSnapUuid } from './naming';
 import { checkSignal } from './options';
 
+/** Options of monitor(). */
 export interface MonitorOptions extends Omit<WatchCowOptions, 'signal'> {
   /** Follow only these devices (they may appear later); default: every one devmapper arranged. */
   names?: string[];
@@ -21,6 +22,7 @@ export interface MonitorOptions extends Omit<WatchCowOptions, 'signal'> {
   signal?: AbortSignal;
 }
 
+/** An event of monitor(): a CowEvent with its device, or a device now watched or no longer watched. */
 export type MonitorEvent =
   | ({ device: string } & CowEvent)
   | { device: string; type: 'watching'; state: string }
@@ -46,6 +48,7 @@ function candidates(): Set<string> {
 
 /** Follows COW stores until stopped: an EventEmitter of MonitorEvent ('event', and each type). */
 export class Monitor extends EventEmitter {
+  /** Settles when the monitor has stopped. */
   readonly done: Promise<void>;
   private readonly watchers = new Map<string, CowWatcher>();
   private readonly ac = new AbortController();
@@ -62,6 +65,7 @@ export class Monitor extends EventEmitter {
     return [...this.watchers.keys()].sort();
   }
 
+  /** Stops following every device; `done` then settles. */
   stop(): void {
     this.ac.abort();
   }

@@ -17,6 +17,7 @@ import { DEFAULT_LOCK_TIMEOUT_MS } from './defaults';
 
 export { DEFAULT_LOCK_TIMEOUT_MS };
 
+/** How long an operation waits for another operation's device locks. */
 export interface LockOptions {
   /** How long to wait for another operation's lock on a device, in ms (default 10 s; 0: try once). */
   lockTimeoutMs?: number;
@@ -39,7 +40,9 @@ export interface LockRecord {
 
 /** The wait for a device's lock ran out: another operation holds it. Nothing was changed. */
 export class DeviceLockedError extends Error {
+  /** Always `'DeviceLockedError'`. */
   override name = 'DeviceLockedError';
+  /** Always `'EBUSY'`. */
   readonly code = 'EBUSY';
   constructor(
     readonly device: string,

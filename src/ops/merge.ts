@@ -18,6 +18,7 @@ import { mergeEndedInRecord } from './origin-record';
 /** Marks `op` in flight in V's record before its switch; a rollback clears the mark. */
 import { pause } from './wait';
 
+/** Progress of a merge, passed to `onProgress`. */
 export interface MergeProgress {
   /** 0..1, measured from the first status this process saw. */
   fraction: number;
@@ -27,7 +28,9 @@ export interface MergeProgress {
   total: bigint;
 }
 
+/** Options of merge() and waitMerge(). */
 export interface MergeOptions extends LockOptions {
+  /** Called with each progress reading while the merge is waited for. */
   onProgress?: (p: MergeProgress) => void;
   /** Stops waiting (the merge goes on in the kernel; call merge() again to follow and finish it). */
   signal?: AbortSignal;
@@ -37,6 +40,7 @@ export interface MergeOptions extends LockOptions {
   pollMs?: number;
 }
 
+/** What merge() did. */
 export interface MergeResult {
   name: string;
   /** 'merging': started, not waited for; 'done': V is back on its original table, the base removed. */
@@ -208,6 +212,7 @@ async function finishMergeTx(name: string): Promise<void> {
   });
 }
 
+/** Options of discard(). */
 export interface DiscardOptions extends LockOptions {
   /** Discard even while V is mounted or open (its filesystem then sees its data change under it). */
   force?: boolean;

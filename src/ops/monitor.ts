@@ -18,6 +18,9 @@ import { Tx } from './transaction';
 import { refuseInterrupted } from './record';
 import { checkLockOptions, withLocks, type LockOptions } from './lock';
 
+/**
+ * An event of a CowWatcher: fill level, a threshold crossed, growth, a snapshot status that is not a fill level, an error, or the end.
+ */
 export type CowEvent =
   | { type: 'fill'; percent: number; allocated: bigint; total: bigint }
   | { type: 'warning'; threshold: number; percent: number }
@@ -29,6 +32,7 @@ export type CowEvent =
   | { type: 'error'; error: Error }
   | { type: 'end' };
 
+/** When and how much a file-backed COW grows. */
 export interface GrowPolicy {
   /** Grow when the fill level reaches this percentage (default 80). */
   at?: number;
@@ -38,6 +42,7 @@ export interface GrowPolicy {
   max?: bigint | number | string;
 }
 
+/** Options of watchCow(). */
 export interface WatchCowOptions {
   /** Fill percentages that raise a 'warning' once each as they are crossed upward (default 50, 80, 90, 95). */
   thresholds?: number[];
@@ -48,6 +53,7 @@ export interface WatchCowOptions {
   intervalMs?: number;
 }
 
+/** What growCow() did: the new size in bytes and in sectors. */
 export interface GrowResult {
   bytes: bigint;
   /** The COW size (sectors) as the snapshot's status now reports it. */
@@ -144,6 +150,7 @@ export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> 
     });
   }
 
+  /** Stops watching; the iterator ends and `done` settles. */
   stop(): void {
     this.ac.abort();
   }
@@ -156,6 +163,7 @@ export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> 
     this.emit('event', e);
   }
 
+  /** Iterates the events until the watcher ends. */
   async *[Symbol.asyncIterator](): AsyncIterator<CowEvent> {
     for (;;) {
       const e = this.queue.shift();
@@ -259,6 +267,12 @@ export class CowWatcher extends EventEmitter implements AsyncIterable<CowEvent> 
   }
 }
 
+/**
+ * Watches a COW store's fill level (diverted device, snapshot, or merge), optionally growing a file-backed one.
+ * @param name - The diverted device, snapshot or merging device.
+ * @returns A CowWatcher, already running.
+ * @throws TypeError / RangeError for bad options.
+ */
 export function watchCow(name: string, o: WatchCowOptions = {}): CowWatcher {
   checkName(name);
   checkWatchOptions(o);

@@ -1,8 +1,10 @@
 // Shared option checks for the snapshot operations (TypeError / RangeError before anything changes).
 import { isPowerOfTwo } from '../table/args';
 
+/** Snapshot persistence: `P` persistent, `PO` persistent with overflow support. */
 export type Persistence = 'P' | 'PO';
 
+/** COW store options shared by divert() and createSnapshot(): chunk size and persistence. */
 export interface SnapshotStoreOptions {
   /** Chunk size in 512-byte sectors, a power of two (default 8: 4 KiB). */
   chunkSectors?: number;

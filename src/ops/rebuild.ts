@@ -76,7 +76,7 @@ export async function settle(name: string, did: string[]): Promise<void> {
 export async function rebuildPlain(r: RecordBase, did: string[]): Promise<void> {
   const table = await new Finder(did).table(r);
   await dm.create(r.device, { ...(r.uuid ? { uuid: r.uuid } : {}) });
-  await dm.loadTable(r.device, table, { readOnly: r.readOnly });
+  await dm.loadRawTable(r.device, table, { readOnly: r.readOnly });
   await dm.resume(r.device);
   did.push(`made ${r.device} on its own table again`);
 }

@@ -17,12 +17,14 @@ import { removeDevice, Tx } from './transaction';
 import { dropOwnedCow, Finder, rebuildPlain, settle } from './rebuild';
 import { originDevices, recoverOrigin } from './recover-origin';
 
+/** Options of recover() and recoverDevice(). */
 export interface RecoverOptions extends LockOptions {
   /** Wait for a merge that recover resumes or finds running, and finish it (default: leave it
    *  merging in the kernel; `dmctl merge NAME` follows and finishes it). */
   wait?: boolean;
 }
 
+/** What recover() found and did for one device. */
 export interface RecoverReport {
   device: string;
   /** What recover found, in words. */

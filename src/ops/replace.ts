@@ -13,6 +13,7 @@ import { checkName } from '../dm/validate';
 /** A table as text (dmsetup syntax), typed targets, or raw `{ start, length, type, params }`. */
 export type TableInput = string | Table | readonly TargetInput[];
 
+/** How devices are suspended: flush or keep queued I/O, freeze the filesystem or not. */
 export interface SuspendChoice {
   /** Keep queued I/O across the suspend instead of flushing it (DM_NOFLUSH_FLAG). */
   noflush?: boolean;
@@ -20,11 +21,13 @@ export interface SuspendChoice {
   skipLockfs?: boolean;
 }
 
+/** Options of replace(). */
 export interface ReplaceOptions extends SuspendChoice, LockOptions {
   /** Load the new table read-only. */
   readOnly?: boolean;
 }
 
+/** What replace() and transaction() did. */
 export interface ReplaceResult {
   /** Milliseconds from the first suspend to the last resume: how long I/O stood still. */
   freezeMs: number;
@@ -34,6 +37,7 @@ export interface ReplaceResult {
   previous: Record<string, string>;
 }
 
+/** One device's new table in a transaction(). */
 export interface Change {
   device: string;
   table: TableInput;

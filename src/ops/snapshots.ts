@@ -18,10 +18,12 @@ import { removeDevice, Tx } from './transaction';
 import { markOperation, recordStep, refuseInterrupted } from './record';
 import { dropSnapshotFromRecord, recordSnapshotStart, restoreOriginRecord, snapRecord, type OriginRecord } from './origin-record';
 
+/** Options of createSnapshot(): the COW store, chunk size, persistence and lock wait. */
 export interface SnapshotOptions extends SnapshotStoreOptions, LockOptions {
   cow: CowSpec;
 }
 
+/** What createSnapshot() made. */
 export interface SnapshotInfo {
   name: string;
   /** /dev/mapper/<snapName>: readable, mountable (read-only is wise) while the origin changes. */
@@ -33,6 +35,13 @@ export interface SnapshotInfo {
   persistent: 'P' | 'PO';
 }
 
+/**
+ * Creates a point-in-time snapshot of a live device; the origin keeps running, its old data goes to the COW.
+ * @param origin - The device to snapshot.
+ * @param snapName - The new snapshot device's name.
+ * @returns The snapshot made.
+ * @throws OperationError if a step fails (rolled back); DeviceLockedError if another operation holds a device.
+ */
 export async function createSnapshot(origin: string, snapName: string, o: SnapshotOptions): Promise<SnapshotInfo> {
   checkOpsName(origin, 'origin');
   checkOpsName(snapName, 'snapshot name');
@@ -140,6 +149,7 @@ function sameOrigin(origin: string, locked: string[]): void {
   if (!locked.includes(origin)) throw refusal(`the snapshot's origin changed to ${origin} while waiting for its lock`, 'EAGAIN');
 }
 
+/** Options of rollback(). */
 export interface RollbackOptions extends MergeOptions {
   /** Roll back even while the origin is mounted or open (its filesystem sees its data change). */
   force?: boolean;

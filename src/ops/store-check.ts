@@ -14,6 +14,7 @@ import { mounts, swaps } from './mounts';
 import { pathOf } from './kernel';
 import { listDir, readTrimmed } from '../sysfs';
 
+/** Why a COW store was refused. */
 export type StoreProblem = 'missing' | 'not-block-device' | 'in-stack' | 'mounted' | 'swap' | 'claimed' | 'open' | 'too-small';
 
 const CODES: Record<StoreProblem, string> = {
@@ -31,7 +32,9 @@ const CODES: Record<StoreProblem, string> = {
  *  of the device it would serve, a mount, swap, another holder), EINVAL for bad input (not a block
  *  device, too small), ENOENT when there is no such device. */
 export class StoreError extends Error {
+  /** Always `'StoreError'`. */
   override name = 'StoreError';
+  /** EBUSY, EINVAL or ENOENT, from the problem. */
   readonly code: string;
   constructor(readonly store: string, readonly problem: StoreProblem, message: string) {
     super(message);

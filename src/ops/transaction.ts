@@ -46,7 +46,7 @@ async function restore(o: Original): Promise<void> {
   if (info.flags.inactivePresent) await dm.clearTable(o.name);
   let suspended = info.flags.suspended;
   if (!sameTable(liveTable(o.name), o.table!)) {
-    await dm.loadTable(o.name, o.table!, { readOnly: o.readOnly, secure: secureTable(o.table!) });
+    await dm.loadRawTable(o.name, o.table!, { readOnly: o.readOnly, secure: secureTable(o.table!) });
     if (!suspended) await suspendHeld(o.name);
     suspended = true;
   }
@@ -142,7 +142,7 @@ export class Tx {
     if (this.originals.get(name)?.existed !== false) this.remember(name);
     await this.step(`load ${role}`, async () => {
       checkNoHeldRefs(name, targets);
-      await dm.loadTable(name, targets, o);
+      await dm.loadRawTable(name, targets, o);
     }, () => this.restore(name));
   }
 

@@ -11,6 +11,7 @@ import { kpartxListLines, kpartxMappings, type KpartxMapping } from './kpartx';
 import { readPartitionTable } from './table';
 import type { PartitionTable } from './types';
 
+/** Options of the partition device functions, as kpartx's flags. */
 export interface PartsOptions {
   /** Like `kpartx -p`: the text between the disk's name and the partition number. */
   delimiter?: string;
@@ -18,6 +19,7 @@ export interface PartsOptions {
   forceGpt?: boolean;
 }
 
+/** The disk a partition table was read from. */
 export interface Disk {
   /** The block device read (for an image file, the loop device it is attached on). */
   path: string;
@@ -31,6 +33,7 @@ export interface Disk {
   file?: string;
 }
 
+/** What listPartitions() read: the disk, its table, and the mappings kpartx would make. */
 export interface PartitionListing {
   disk: Disk;
   table: PartitionTable;
@@ -131,7 +134,7 @@ export async function addPartitions(target: string, o: PartsOptions = {}): Promi
       for (const m of todo) {
         await dm.create(m.name, { uuid: m.uuid });
         created.push(m.name);
-        await dm.loadTable(m.name, [m.target]);
+        await dm.loadRawTable(m.name, [m.target]);
         await dm.resume(m.name);
       }
     } catch (err) {

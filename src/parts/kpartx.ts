@@ -17,11 +17,13 @@
 //   (from 0) of the extended partition among the lines printed before.
 import type { Partition, PartitionTable } from './types';
 
+/** Options of kpartxMappings(). */
 export interface KpartxOptions {
   /** Like `kpartx -p`: the text between disk name and number. */
   delimiter?: string;
 }
 
+/** One partition device as kpartx would make it: name, number, uuid and linear table. */
 export interface KpartxMapping {
   name: string;
   number: number;

@@ -8,6 +8,12 @@ import type { Partition, PartitionTable, ReadAt, ReadOptions } from './types';
 
 const describe = (r: HeaderResult): string => (r.ok ? 'valid' : `${r.where}: ${r.reason}`);
 
+/**
+ * Reads an MBR (with logical partitions) or a GPT as kpartx reads it.
+ * @param read - Reads bytes of the device.
+ * @param sizeBytes - The device's size.
+ * @throws PartitionTableError when there is no table kpartx would read, or it is damaged.
+ */
 export function readPartitionTable(read: ReadAt, sizeBytes: bigint, o: ReadOptions = {}): PartitionTable {
   const sectorSize = o.sectorSize ?? 512;
   if (sectorSize !== 512 && sectorSize !== 4096) throw new RangeError(`sectorSize must be 512 or 4096, not ${String(sectorSize)}`);

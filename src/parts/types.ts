@@ -20,6 +20,7 @@ export interface Partition {
   container?: number;
 }
 
+/** A partition table as read: scheme, disk size and the partitions in kpartx's order. */
 export interface PartitionTable {
   scheme: 'mbr' | 'gpt';
   /** Size of the device in 512-byte sectors. */
@@ -34,6 +35,7 @@ export interface PartitionTable {
   notes: string[];
 }
 
+/** Options of readPartitionTable(). */
 export interface ReadOptions {
   /** Logical sector size of the device (BLKSSZGET). Default 512. */
   sectorSize?: 512 | 4096;

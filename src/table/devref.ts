@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** A device number (dev_t) as major and minor. */
 export interface DevNum {
   major: number;
   minor: number;
@@ -13,6 +14,7 @@ export type DevRef = string | DevNum;
 
 const DEVNUM_RE = /^(\d+):(\d+)$/;
 
+/** Parses `"M:m"`; undefined if the text is not a device number. */
 export function parseDevNum(text: string): DevNum | undefined {
   const m = DEVNUM_RE.exec(text);
   if (!m) return undefined;
@@ -23,6 +25,7 @@ export function parseDevNum(text: string): DevNum | undefined {
   return { major, minor };
 }
 
+/** Formats a device number as `"M:m"`. */
 export function formatDevNum(d: DevNum): string {
   return `${d.major}:${d.minor}`;
 }
@@ -43,6 +46,7 @@ export function decodeDev(dev: bigint | number): DevNum {
   return { major, minor };
 }
 
+/** glibc's dev_t layout of a device number (the inverse of decodeDev). */
 export function encodeDev({ major, minor }: DevNum): bigint {
   const ma = BigInt(major);
   const mi = BigInt(minor);
@@ -51,7 +55,12 @@ export function encodeDev({ major, minor }: DevNum): bigint {
 
 /** Stat seam so device resolution can be unit-tested without device nodes. */
 export interface DevStat {
-  (p: string): { rdev: bigint; isBlockDevice(): boolean };
+  (p: string): {
+    /** The device number the path's node is for. */
+    rdev: bigint;
+    /** Whether the path is a block device node. */
+    isBlockDevice(): boolean;
+  };
 }
 
 const defaultStat: DevStat = (p) => fs.statSync(p, { bigint: true });
@@ -78,6 +87,7 @@ export function devRefKey(ref: DevRef): string {
   return typeof ref === 'string' ? ref : formatDevNum(checkDevNum(ref));
 }
 
+/** Options of devPath(). */
 export interface DevPathOptions {
   /** Where sysfs is mounted (tests point it at a fixture tree). */
   sysfs?: string;

@@ -21,9 +21,13 @@ export type TableRule =
  * Messages never carry a crypt key.
  */
 export class TableError extends RangeError {
+  /** Always `'TableError'`. */
   override name = 'TableError';
+  /** The target's position in the table (its line in formatTable's output); 0 when not known. */
   readonly line: number;
+  /** Which rule the table breaks. */
   readonly rule: TableRule;
+  /** The type of the target at fault, when known. */
   readonly targetType?: string;
   /** What the message says without the "line N: type:" prefix. */
   readonly detail: string;

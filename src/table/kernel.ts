@@ -14,6 +14,7 @@ import { fromRawTargets, needsSecureData, parseStatusTargets, toRawTargets, type
 import type { DevFormatter } from './types';
 import { tableProblems, type DeviceProvider } from './validate';
 
+/** Options of kernelDeviceProvider() and devPathFormatter(). */
 export interface KernelDeviceProviderOptions {
   /** Where sysfs is mounted (default /sys). */
   sysfs?: string;
@@ -76,6 +77,7 @@ export async function kernelVersions(alsoTypes: readonly string[] = []): Promise
   return out;
 }
 
+/** Options of loadTable() and kernelTableProblems(). */
 export interface TableLoadOptions {
   /** Load the table read-only. */
   readOnly?: boolean;
@@ -115,9 +117,10 @@ export async function loadTable(device: dm.DeviceRef, table: Table, o: TableLoad
   const [first] = await kernelTableProblems(table, o);
   if (first) throw first;
   const raw = toRawTargets(table);
-  return dm.loadTable(device, raw, { readOnly: o.readOnly, secure: needsSecureData(table) });
+  return dm.loadRawTable(device, raw, { readOnly: o.readOnly, secure: needsSecureData(table) });
 }
 
+/** Options of readTable(). */
 export interface ReadTableOptions extends ParseOptions {
   /** The loaded, not yet resumed, table instead of the live one. */
   inactive?: boolean;
@@ -133,6 +136,7 @@ export async function readTable(device: dm.DeviceRef, o: ReadTableOptions = {}):
   return fromRawTargets(await dm.table(device, { inactive, secure: true }), parse);
 }
 
+/** Options of readStatus(). */
 export interface ReadStatusOptions {
   /** Status of the inactive table's targets. */
   inactive?: boolean;

@@ -9,6 +9,7 @@ import type { ThinPoolStatus, ThinPoolTarget, ThinStatus, ThinTarget } from './t
 import type { VerityStatus, VerityTarget } from './targets/verity';
 import type { GenericTarget } from './types';
 
+/** Every target type with a typed form. */
 export type TypedTarget =
   | LinearTarget
   | StripedTarget
@@ -34,6 +35,7 @@ export type Target = TypedTarget | GenericTarget;
 /** An ordered list of targets; they must cover sectors 0..n contiguously to load. */
 export type Table = readonly Target[];
 
+/** The typed target of type `K`, e.g. `TargetOf<'linear'>`. */
 export type TargetOf<K extends TypedTarget['type']> = Extract<TypedTarget, { type: K }>;
 
 /** Parsed status per typed target type. */

@@ -19,6 +19,9 @@ const DESCRIPTORS = [
 
 const REGISTRY = new Map<string, TargetDescriptor>(DESCRIPTORS.map((d) => [d.type, d as TargetDescriptor]));
 
+/**
+ * The descriptor (parser, formatter, checks) of a typed target type; undefined if the type has no typed form.
+ */
 export function descriptorFor(type: string): TargetDescriptor | undefined {
   return REGISTRY.get(type);
 }

@@ -11,6 +11,9 @@ type KeyForm =
   /** `:<key_size>:<key_type>:<key_description>`: a key in the kernel keyring, named not given. */
   | { kind: 'keyring'; size: number; keyType: string; description: string };
 
+/**
+ * A crypt key that does not show itself: not in JSON, util.inspect, String() or any error. Only format() and reveal() give it.
+ */
 export class CryptKey {
   #form: KeyForm;
 
@@ -18,11 +21,16 @@ export class CryptKey {
     this.#form = form;
   }
 
+  /** A hex key from its bytes (copied); no bytes gives the empty key `-`. */
   static fromBuffer(bytes: Uint8Array): CryptKey {
     if (bytes.length === 0) return CryptKey.none();
     return new CryptKey({ kind: 'hex', bytes: Buffer.from(bytes) });
   }
 
+  /**
+   * A hex key from its hex digits.
+   * @throws TableError if the text is not an even number of hex digits.
+   */
   static fromHex(hex: string): CryptKey {
     if (hex.length === 0 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]+$/.test(hex)) {
       throw new TableError('crypt key: expected an even number of hex digits, "-", or :<size>:<type>:<description>', 'syntax');
@@ -30,10 +38,15 @@ export class CryptKey {
     return new CryptKey({ kind: 'hex', bytes: Buffer.from(hex, 'hex') });
   }
 
+  /** The empty key, `-`. */
   static none(): CryptKey {
     return new CryptKey({ kind: 'none' });
   }
 
+  /**
+   * A key in the kernel keyring, by reference: `:<size>:<type>:<description>`.
+   * @throws TableError for a bad size, type or description.
+   */
   static keyring(size: number, keyType: string, description: string): CryptKey {
     if (!Number.isInteger(size) || size <= 0) throw new TableError('crypt key: keyring key size must be a positive integer', 'syntax');
     if (!keyType || /[\s:]/.test(keyType) || !description || /\s/.test(description)) {
@@ -53,6 +66,7 @@ export class CryptKey {
     return CryptKey.fromHex(word);
   }
 
+  /** `hex`, `none` or `keyring`. */
   get kind(): KeyForm['kind'] {
     return this.#form.kind;
   }
@@ -77,6 +91,7 @@ export class CryptKey {
     return f.kind === 'hex' ? Buffer.from(f.bytes) : undefined;
   }
 
+  /** Whether both keys have the same table word. */
   equals(other: CryptKey): boolean {
     return other instanceof CryptKey && this.format() === other.format();
   }
@@ -86,14 +101,17 @@ export class CryptKey {
     if (this.#form.kind === 'hex') this.#form.bytes.fill(0);
   }
 
+  /** `[redacted]`. */
   toString(): string {
     return REDACTED;
   }
 
+  /** `[redacted]`: JSON never holds the key. */
   toJSON(): string {
     return REDACTED;
   }
 
+  /** `CryptKey [redacted]`. */
   [util.inspect.custom](): string {
     return `CryptKey ${REDACTED}`;
   }

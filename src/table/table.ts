@@ -8,6 +8,7 @@ import type { RawStatus, StatusMap, Table, Target, TypedTarget } from './model';
 import { descriptorFor } from './registry';
 import type { DevFormatter, GenericTarget, TargetDescriptor } from './types';
 
+/** Options of parseTable(), parseTarget() and fromRawTargets(). */
 export interface ParseOptions {
   /**
    * Keep these types (or all, with `true`) in the generic `{ type, params }` form. Default: typed
@@ -22,15 +23,18 @@ export interface ParseOptions {
   fallback?: boolean;
 }
 
+/** Options of formatTable(), formatTarget() and toRawTargets(). */
 export interface FormatOptions {
   /** Spells a device reference; default: "M:m" as is, {major, minor}, or a path stat'ed for its rdev. */
   dev?: DevFormatter;
 }
 
+/** Whether the target is in the generic `{ type, params }` form. */
 export function isGeneric(t: Target): t is GenericTarget {
   return typeof (t as GenericTarget).params === 'string';
 }
 
+/** Whether the target is the typed form of `type`. */
 export function isTargetType<K extends TypedTarget['type']>(t: Target, type: K): t is Extract<TypedTarget, { type: K }> {
   return t.type === type && !isGeneric(t);
 }
@@ -173,6 +177,9 @@ export function parseStatus(type: string, status: string): unknown {
   }
 }
 
+/**
+ * One target's status: its position, type, and the status parsed for typed types (the raw line otherwise).
+ */
 export interface TargetStatus {
   start: bigint;
   length: bigint;

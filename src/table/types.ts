@@ -2,6 +2,7 @@ import type { ArgReader } from './args';
 import type { DevRef } from './devref';
 import type { TableRule } from './errors';
 
+/** Where a target lies in the table: its first sector and length. */
 export interface TargetBase {
   /** First sector of the mapped device this target covers. */
   start: bigint;
@@ -26,6 +27,7 @@ export interface DeviceUse {
   end?: bigint;
 }
 
+/** A problem with a target found by its descriptor: the rule broken and a message. */
 export interface FieldProblem {
   rule: TableRule;
   message: string;

@@ -14,6 +14,7 @@ export interface DeviceProvider {
   sizeOf(devRef: string): bigint | undefined;
 }
 
+/** Options of validateTable() and tableProblems(). */
 export interface ValidateOptions {
   /** Without it, device existence and size are not checked. */
   devices?: DeviceProvider;

@@ -16,7 +16,9 @@ const path = require('node:path');
 const ROOT = path.join(__dirname, '..', '..');
 const DIR = '/scratch/crash';
 process.env.DEVMAPPER_STATE_DIR = '/scratch/state'; // on the disk that survives the reset
-const { dm, loop, ops } = require(path.join(ROOT, 'dist'));
+const { loop } = require(path.join(ROOT, 'dist'));
+const dm = require(path.join(ROOT, 'dist', 'api', 'dm'));
+const ops = require(path.join(ROOT, 'dist', 'ops')); // baseName is internal
 
 const V = 'crashvol';
 const MNT = '/mnt/crashvol';
@@ -94,7 +96,7 @@ async function one() {
   fs.mkdirSync(DIR, { recursive: true });
   const l = await loop.attach(IMG, { size: 96 * 1024 * 1024 });
   await dm.create(V);
-  await dm.loadTable(V, [{ start: 0, length: (96 * 1024 * 1024) / 512, type: 'linear', params: `${l.path} 0` }]);
+  await dm.loadRawTable(V, [{ start: 0, length: (96 * 1024 * 1024) / 512, type: 'linear', params: `${l.path} 0` }]);
   await dm.resume(V);
   sh('mkfs.ext4', ['-q', dm.nodePath(V)]);
   mount();

@@ -107,7 +107,7 @@ export function useTestDevices(o: TestDevicesOptions = {}): TestDevices {
     const name = testName(tag);
     const seg = (sectors: number, offset: number, start: number) => ({ start, length: sectors, type: 'linear', params: `${l.path} ${offset}` });
     await dm.create(name);
-    await dm.loadTable(name, [seg(half, half + 16384, 0), seg(half, 0, half)]);
+    await dm.loadRawTable(name, [seg(half, half + 16384, 0), seg(half, 0, half)]);
     await dm.resume(name);
     return { name, loop: l };
   }

@@ -38,7 +38,7 @@ type T = dm.TargetInput;
 async function device(tag: string, targets: T[], o: dm.CreateOptions = {}): Promise<string> {
   const name = testName(tag);
   await dm.create(name, o);
-  await dm.loadTable(name, targets);
+  await dm.loadRawTable(name, targets);
   await dm.resume(name);
   return name;
 }
@@ -194,7 +194,7 @@ describe('DEV_STATUS on the calling thread', () => {
     const a = testName('fast-\u00e9t\u00e9');
     const made = await dm.create(a);
     const dev = { major: made.major, minor: made.minor };
-    await dm.loadTable(a, zero());
+    await dm.loadRawTable(a, zero());
     await dm.resume(a);
     expect(dm.infoSync(a)).toEqual({ ...generic({ name: a }), flags: dm.decodeFlags(generic({ name: a }).flags) });
     expect(fast(dm.infoSync(dev))).toEqual(generic(dev));
@@ -235,7 +235,7 @@ describe('DEV_STATUS on the calling thread', () => {
     const state = new Int32Array(new SharedArrayBuffer(4));
     const code = `
       const { parentPort, workerData: { name, state } } = require('node:worker_threads');
-      const { dm } = require(${JSON.stringify(path.join(__dirname, '../../dist'))});
+      const dm = require(${JSON.stringify(path.join(__dirname, '../../dist/api/dm'))});
       dm.infoSync(name);
       let wrong = 0;
       Atomics.store(state, 0, 1);
@@ -357,7 +357,7 @@ describe('TABLE_LOAD, DEV_SUSPEND, I/O', () => {
 
   it('keeps a loaded table inactive until resume; TABLE_CLEAR drops it', async () => {
     const name = await device('inactive', zero(2048));
-    const loaded = await dm.loadTable(name, [{ start: 0, length: 4096, type: 'error', params: '' }]);
+    const loaded = await dm.loadRawTable(name, [{ start: 0, length: 4096, type: 'error', params: '' }]);
     expect(loaded.flags).toMatchObject({ activePresent: true, inactivePresent: true });
     expect(dm.tableSync(name)).toEqual([{ start: 0n, length: 2048n, type: 'zero', params: '' }]);
     expect(dm.tableSync(name, { inactive: true })).toEqual([{ start: 0n, length: 4096n, type: 'error', params: '' }]);
@@ -366,7 +366,7 @@ describe('TABLE_LOAD, DEV_SUSPEND, I/O', () => {
     expect(cleared.flags.inactivePresent).toBe(false);
     expect(dm.infoSync(name).flags.inactivePresent).toBe(false);
     expect(dm.tableSync(name)).toEqual([{ start: 0n, length: 2048n, type: 'zero', params: '' }]);
-    await dm.loadTable(name, [{ start: 0, length: 4096, type: 'error', params: '' }]);
+    await dm.loadRawTable(name, [{ start: 0, length: 4096, type: 'error', params: '' }]);
     await dm.resume(name);
     expect(dm.tableSync(name)).toEqual([{ start: 0n, length: 4096n, type: 'error', params: '' }]);
     expect(native.blockDeviceSize(dm.nodePath(name))).toBe(4096n * 512n);
@@ -375,9 +375,9 @@ describe('TABLE_LOAD, DEV_SUSPEND, I/O', () => {
   it('refuses a bad table line with EINVAL and changes nothing', async () => {
     const name = await device('badtable', zero());
     const before = dm.tableSync(name);
-    const bad = await failure(dm.loadTable(name, [{ start: 0, length: 2048, type: 'linear', params: 'garbage' }]));
+    const bad = await failure(dm.loadRawTable(name, [{ start: 0, length: 2048, type: 'linear', params: 'garbage' }]));
     expect(bad).toMatchObject({ code: 'EINVAL', command: 'TABLE_LOAD', device: name });
-    expect((await failure(dm.loadTable(name, [{ start: 0, length: 8, type: 'nosuchtarget', params: '' }]))).code).toBe('EINVAL');
+    expect((await failure(dm.loadRawTable(name, [{ start: 0, length: 8, type: 'nosuchtarget', params: '' }]))).code).toBe('EINVAL');
     expect(dm.infoSync(name).flags).toMatchObject({ activePresent: true, inactivePresent: false });
     expect(dm.tableSync(name)).toEqual(before);
   });
@@ -385,7 +385,7 @@ describe('TABLE_LOAD, DEV_SUSPEND, I/O', () => {
   it('a read-only table makes a read-only device', async () => {
     const name = testName('ro');
     await dm.create(name);
-    await dm.loadTable(name, zero(), { readOnly: true });
+    await dm.loadRawTable(name, zero(), { readOnly: true });
     expect((await dm.resume(name)).flags.readOnly).toBe(true);
   });
 
@@ -394,7 +394,7 @@ describe('TABLE_LOAD, DEV_SUSPEND, I/O', () => {
     const name = testName('big');
     const targets = Array.from({ length: N }, (_, i) => ({ start: i * 8, length: 8, type: i % 2 ? 'error' : 'zero', params: '' }));
     await dm.create(name);
-    await dm.loadTable(name, targets);
+    await dm.loadRawTable(name, targets);
     await dm.resume(name);
     expect(dm.infoSync(name).targetCount).toBe(N);
     const back = await dm.table(name);
@@ -409,7 +409,7 @@ describe('TABLE_LOAD, DEV_SUSPEND, I/O', () => {
   it('accepts the secure flag for load and table reads', async () => {
     const name = testName('secure');
     await dm.create(name);
-    await dm.loadTable(name, zero(), { secure: true });
+    await dm.loadRawTable(name, zero(), { secure: true });
     await dm.resume(name);
     expect(await dm.table(name, { secure: true })).toEqual([{ start: 0n, length: 2048n, type: 'zero', params: '' }]);
   });

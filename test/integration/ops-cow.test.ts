@@ -27,7 +27,7 @@ async function plain(tag: string, mib: number): Promise<string> {
   loops.push(l);
   const name = testName(tag);
   await dm.create(name);
-  await dm.loadTable(name, [{ start: 0, length: mib * 2048, type: 'linear', params: `${l.path} 0` }]);
+  await dm.loadRawTable(name, [{ start: 0, length: mib * 2048, type: 'linear', params: `${l.path} 0` }]);
   await dm.resume(name);
   return name;
 }

@@ -58,7 +58,7 @@ async function freshV(): Promise<string> {
   const half = (V_MIB / 2) * 2048;
   const v = testName('v');
   await dm.create(v);
-  await dm.loadTable(v, [lin(l.path, half, half + 2048), lin(l.path, half, 0, half)]);
+  await dm.loadRawTable(v, [lin(l.path, half, half + 2048), lin(l.path, half, 0, half)]);
   await dm.resume(v);
   fillPattern(dm.nodePath(v), 'v0', V_MIB * MiB);
   return v;

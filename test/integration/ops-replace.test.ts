@@ -20,7 +20,7 @@ const lin = (dev: string, sectors: number, offset = 0, start = 0): dm.TargetInpu
 async function device(tag: string, targets: dm.TargetInput[]): Promise<string> {
   const name = testName(tag);
   await dm.create(name);
-  await dm.loadTable(name, targets);
+  await dm.loadRawTable(name, targets);
   await dm.resume(name);
   return name;
 }

@@ -34,7 +34,7 @@ describe('crypt keys', () => {
     const table: dm.TargetInput[] = [{ start: 0, length: sectors, type: 'crypt', params: `aes-xts-plain64 ${KEY} 0 ${l.major}:${l.minor} 0` }];
     const v = testName('secret');
     await dm.create(v);
-    await dm.loadTable(v, table, { secure: true });
+    await dm.loadRawTable(v, table, { secure: true });
     await dm.resume(v);
     fillPattern(dm.nodePath(v), 'plain', 4 * MiB);
     const data = deviceSum(dm.nodePath(v));

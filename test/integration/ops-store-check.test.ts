@@ -43,7 +43,7 @@ async function disk(bytes: number, partscan = false): Promise<TestLoop> {
 async function linear(tag: string, dev: string, sectors: number, offset = 0): Promise<string> {
   const name = testName(tag);
   await dm.create(name);
-  await dm.loadTable(name, [{ start: 0, length: sectors, type: 'linear', params: `${dev} ${offset}` }]);
+  await dm.loadRawTable(name, [{ start: 0, length: sectors, type: 'linear', params: `${dev} ${offset}` }]);
   await dm.resume(name);
   return name;
 }

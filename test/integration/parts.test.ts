@@ -57,7 +57,7 @@ async function dmDisk(image: Buffer, tag: string): Promise<{ name: string; node:
   const l = await loop.attach(file);
   const name = testName(tag);
   await dm.create(name, { uuid: `DMTEST-${name}` }); // partitions' uuids are part<N>-<this>
-  await dm.loadTable(name, [{ start: 0n, length: BigInt(image.length / 512), type: 'linear', params: `${l.major}:${l.minor} 0` }]);
+  await dm.loadRawTable(name, [{ start: 0n, length: BigInt(image.length / 512), type: 'linear', params: `${l.major}:${l.minor} 0` }]);
   await dm.resume(name);
   return { name, node: dm.nodePath(name), file };
 }

@@ -61,7 +61,7 @@ describe('after a reboot', () => {
     settled(v);
     expect(await ops.recover()).toEqual([{ device: v, found: `${v} diverted`, did: [], state: 'diverted' }]);
     // A process killed inside a freeze window leaves V suspended, with a table loaded: resumed.
-    await dm.loadTable(v, dm.tableSync(v));
+    await dm.loadRawTable(v, dm.tableSync(v));
     await dm.suspend(v);
     const [tidy] = await ops.recover();
     expect(tidy).toMatchObject({ device: v, state: 'diverted', did: [`dropped the inactive table of ${v}`, `resumed ${v}`] });
@@ -102,7 +102,7 @@ describe('after a reboot', () => {
     const remap = (t: dm.TargetLine) => ({ ...t, params: t.params.replace(`${disk.major}:${disk.minor}`, `${again.major}:${again.minor}`) });
     const userV = async (): Promise<void> => {
       await dm.create(v);
-      await dm.loadTable(v, original.map(remap));
+      await dm.loadRawTable(v, original.map(remap));
       await dm.resume(v);
     };
     await userV();

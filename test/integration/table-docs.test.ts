@@ -8,13 +8,14 @@ import * as loop from '../../src/loop';
 
 const DOC = path.resolve(__dirname, '../../docs/tables.md');
 const ENTRY = path.resolve(__dirname, '../../src/index.ts');
+const DM_ENTRY = path.resolve(__dirname, '../../src/api/dm.ts');
 const blocks = [...fs.readFileSync(DOC, 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 const written: string[] = [];
 
 /** The example as a module: its imports on top, the rest in an async function. */
 function asModule(code: string, i: number): string {
   const lines = code.split('\n');
-  const imports = lines.filter((l) => l.startsWith('import ')).map((l) => l.replace(`'devmapper'`, JSON.stringify(ENTRY)));
+  const imports = lines.filter((l) => l.startsWith('import ')).map((l) => l.replace(`'devmapper/dm'`, JSON.stringify(DM_ENTRY)).replace(`'devmapper'`, JSON.stringify(ENTRY)));
   const body = lines.filter((l) => !l.startsWith('import '));
   const file = path.join(__dirname, `.docs-example-${process.pid}-${i}.ts`);
   fs.writeFileSync(file, `${imports.join('\n')}\nexport default async function run(): Promise<void> {\n${body.join('\n')}\n}\n`);

@@ -33,7 +33,7 @@ afterEach(async () => {
 
 async function device(name: string, targets: dm.TargetInput[]): Promise<string> {
   await dm.create(name);
-  await dm.loadTable(name, targets);
+  await dm.loadRawTable(name, targets);
   await dm.resume(name);
   return name;
 }

@@ -152,7 +152,7 @@ describe('udev: links', () => {
     const l = await loop(8 * 1024 * 1024);
     const n = testName('h');
     await dm.create(n);
-    await dm.loadTable(n, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
+    await dm.loadRawTable(n, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
     await dm.resume(n, { udev: 'hidden' });
     settle();
     expect(udevLinks(n)).toEqual([`mapper/${n}`]);
@@ -178,7 +178,7 @@ describe('udev: churn and failure', () => {
     for (let i = 0; i < 50; i++) {
       const n = `${prefix}${i}`;
       await dm.create(n);
-      await dm.loadTable(n, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
+      await dm.loadRawTable(n, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
       await dm.resume(n);
       expect(linkTarget(dm.nodePath(n))).toBe(diskOf(n));
       await dm.remove(n, { retry: false });
@@ -196,7 +196,7 @@ describe('udev: churn and failure', () => {
     const prefix = testName('k');
     const cycle = async (n: string): Promise<void> => {
       await dm.create(n);
-      await dm.loadTable(n, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
+      await dm.loadRawTable(n, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
       await dm.resume(n);
       expect(nodeIsDevice(n)).toBe(true);
       await dm.rename(n, { name: `${n}r` });
@@ -221,7 +221,7 @@ describe('udev: churn and failure', () => {
     expect(Date.now() - t1).toBeLessThan(5000);
     const n = `${prefix}c`;
     await dm.create(n);
-    await dm.loadTable(n, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
+    await dm.loadRawTable(n, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
     await dm.resume(n);
     expect(fs.lstatSync(dm.nodePath(n)).isBlockDevice()).toBe(true);
     await dm.remove(n);
@@ -231,7 +231,7 @@ describe('udev: churn and failure', () => {
     await startUdev();
     const m = `${prefix}d`;
     await dm.create(m);
-    await dm.loadTable(m, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
+    await dm.loadRawTable(m, [{ start: 0n, length: 16384n, type: 'linear', params: `${l.path} 0` }]);
     await dm.resume(m);
     expect(fs.lstatSync(dm.nodePath(m)).isSymbolicLink()).toBe(true);
     await dm.remove(m);

@@ -99,18 +99,18 @@ describe('tables', () => {
     ['an empty type', [t(0, 8, '')], /1\.\.15 bytes/],
     ['a NUL in the params', [t(0, 8, 'linear', '7:0\0 0')], /NUL/],
   ])('%s is a RangeError', async (_what, targets, re) => {
-    await refuses(() => dm.loadTable('x', targets as never), RangeError, re);
+    await refuses(() => dm.loadRawTable('x', targets as never), RangeError, re);
   });
 
   it('wrong types are TypeErrors', async () => {
-    await refuses(() => dm.loadTable('x', 'zero' as never), TypeError);
-    await refuses(() => dm.loadTable('x', [null] as never), TypeError);
-    await refuses(() => dm.loadTable('x', [{ start: '0', length: 8, type: 'zero', params: '' }] as never), TypeError);
-    await refuses(() => dm.loadTable('x', [{ start: 0, length: 8, type: 'zero', params: 5 }] as never), TypeError);
+    await refuses(() => dm.loadRawTable('x', 'zero' as never), TypeError);
+    await refuses(() => dm.loadRawTable('x', [null] as never), TypeError);
+    await refuses(() => dm.loadRawTable('x', [{ start: '0', length: 8, type: 'zero', params: '' }] as never), TypeError);
+    await refuses(() => dm.loadRawTable('x', [{ start: 0, length: 8, type: 'zero', params: 5 }] as never), TypeError);
   });
 
   it('numbers and bigints both reach native code as bigint sectors', async () => {
-    await dm.loadTable('x', [t(0, 8), t(8n, 8n, 'error')]);
+    await dm.loadRawTable('x', [t(0, 8), t(8n, 8n, 'error')]);
     const req = vi.mocked(native.dmIoctlAsync).mock.calls[0][1];
     expect(req.targets).toEqual([
       { start: 0n, length: 8n, type: 'zero', params: '' },

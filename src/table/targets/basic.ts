@@ -4,6 +4,7 @@ import { TableError } from '../errors';
 import type { DevRef } from '../devref';
 import type { FieldProblem, TargetBase, TargetDescriptor } from '../types';
 
+/** The `linear` target: maps onto a range of one device. */
 export interface LinearTarget extends TargetBase {
   type: 'linear';
   device: DevRef;
@@ -11,11 +12,13 @@ export interface LinearTarget extends TargetBase {
   offset: bigint;
 }
 
+/** One stripe of a striped target: a device and an offset. */
 export interface Stripe {
   device: DevRef;
   offset: bigint;
 }
 
+/** The `striped` target: chunks spread over several devices. */
 export interface StripedTarget extends TargetBase {
   type: 'striped';
   /** Chunk size in sectors. */
@@ -23,10 +26,12 @@ export interface StripedTarget extends TargetBase {
   stripes: Stripe[];
 }
 
+/** The `zero` target: reads zeros, discards writes. */
 export interface ZeroTarget extends TargetBase {
   type: 'zero';
 }
 
+/** The `error` target: fails every I/O. */
 export interface ErrorTarget extends TargetBase {
   type: 'error';
 }
@@ -34,6 +39,7 @@ export interface ErrorTarget extends TargetBase {
 /** Per-device health as dm-stripe and dm-raid1 print it: A alive, D dead, and for mirrors F/S/R/U. */
 export type HealthChar = 'A' | 'D' | 'F' | 'S' | 'R' | 'U';
 
+/** Status of a striped target: the health of each stripe. */
 export interface StripedStatus {
   devices: string[];
   health: HealthChar[];

@@ -3,6 +3,7 @@ import { statusReader, type ArgReader } from '../args';
 import type { DevRef } from '../devref';
 import type { TargetBase, TargetDescriptor } from '../types';
 
+/** The `cache` target: a fast device caching a slow one, with a metadata device. */
 export interface CacheTarget extends TargetBase {
   type: 'cache';
   metadataDevice: DevRef;
@@ -17,6 +18,7 @@ export interface CacheTarget extends TargetBase {
   policyArgs: string[];
 }
 
+/** Status of a cache target, or its failed state. */
 export type CacheStatus =
   | { state: 'fail' | 'error' }
   | {
@@ -43,6 +45,7 @@ export type CacheStatus =
     };
 
 // cache_status, STATUSTYPE_INFO (cache.rst "Status"), or "Fail" / "Error".
+/** Parses a cache target's status line (cache.rst "Status"), or "Fail" / "Error". */
 export function parseCacheStatus(status: string): CacheStatus {
   const word = status.trim();
   if (word === 'Fail' || word === 'Error') return { state: word === 'Fail' ? 'fail' : 'error' };

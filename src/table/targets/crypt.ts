@@ -8,6 +8,7 @@ import { parseEmptyStatus, type EmptyStatus } from './basic';
 
 type CryptFlag = 'allowDiscards' | 'sameCpuCrypt' | 'highPriority' | 'submitFromCryptCpus' | 'noReadWorkqueue' | 'noWriteWorkqueue';
 
+/** The `crypt` target (dm-crypt): a cipher, a key (a CryptKey), and the device it encrypts. */
 export interface CryptTarget extends TargetBase, Partial<Record<CryptFlag, boolean>> {
   type: 'crypt';
   /** e.g. aes-xts-plain64, or capi:... */

@@ -29,6 +29,7 @@ export interface FlakeyTarget extends TargetBase {
   randomWriteCorrupt?: number;
 }
 
+/** One device of a delay target with its delay in ms. */
 export interface DelayPath {
   device: DevRef;
   offset: bigint;
@@ -36,6 +37,7 @@ export interface DelayPath {
   delay: number;
 }
 
+/** The `delay` target: delays reads, writes and flushes. */
 export interface DelayTarget extends TargetBase {
   type: 'delay';
   read: DelayPath;
@@ -45,18 +47,21 @@ export interface DelayTarget extends TargetBase {
   flush?: DelayPath;
 }
 
+/** Status of a delay target: the reads, writes and flushes it holds delayed now. */
 export interface DelayStatus {
   readOps: number;
   writeOps: number;
   flushOps?: number;
 }
 
+/** The `log-writes` target: logs every write to a log device. */
 export interface LogWritesTarget extends TargetBase {
   type: 'log-writes';
   device: DevRef;
   logDevice: DevRef;
 }
 
+/** Status of a log-writes target: entries logged and the highest log sector used. */
 export interface LogWritesStatus {
   loggedEntries: bigint;
   highestAllocatedSector: bigint;

@@ -11,6 +11,7 @@ export interface IntegrityOption {
   key?: CryptKey;
 }
 
+/** The `integrity` target (dm-integrity): checksums per sector. */
 export interface IntegrityTarget extends TargetBase {
   type: 'integrity';
   device: DevRef;
@@ -23,6 +24,7 @@ export interface IntegrityTarget extends TargetBase {
   options: IntegrityOption[];
 }
 
+/** Status of an integrity target: checksum mismatches, data sectors, and recalculation progress. */
 export interface IntegrityStatus {
   mismatches: bigint;
   providedDataSectors: bigint;

@@ -5,11 +5,13 @@ import type { DevRef } from '../devref';
 import type { TargetBase, TargetDescriptor } from '../types';
 import { parseHealth, type HealthChar } from './basic';
 
+/** One leg of a mirror: a device and an offset. */
 export interface MirrorLeg {
   device: DevRef;
   offset: bigint;
 }
 
+/** The `mirror` target: writes to every leg, with a dirty log. */
 export interface MirrorTarget extends TargetBase {
   type: 'mirror';
   /**
@@ -22,6 +24,7 @@ export interface MirrorTarget extends TargetBase {
   keepLog?: boolean;
 }
 
+/** Status of a mirror target: leg health, regions in sync, and the log status. */
 export interface MirrorStatus {
   devices: string[];
   health: HealthChar[];

@@ -5,6 +5,7 @@ import type { DevRef } from '../devref';
 import type { FeatureNeed, FieldProblem, TargetBase, TargetDescriptor } from '../types';
 import { parseEmptyStatus, type EmptyStatus } from './basic';
 
+/** The `snapshot-origin` target: the live device of a snapshotted origin. */
 export interface SnapshotOriginTarget extends TargetBase {
   type: 'snapshot-origin';
   origin: DevRef;
@@ -24,10 +25,12 @@ interface SnapshotFields {
   discardPassdownOrigin?: boolean;
 }
 
+/** The `snapshot` target: a point-in-time view of an origin, changes kept in a COW store. */
 export interface SnapshotTarget extends TargetBase, SnapshotFields {
   type: 'snapshot';
 }
 
+/** The `snapshot-merge` target: merges a snapshot's COW back into its origin. */
 export interface SnapshotMergeTarget extends TargetBase, SnapshotFields {
   type: 'snapshot-merge';
 }
@@ -47,6 +50,9 @@ const WORD_STATES: Record<string, SnapshotStatus['state']> = {
   Unknown: 'unknown',
 };
 
+/**
+ * Parses a snapshot or snapshot-merge status line: allocation numbers, or Invalid, Overflow, Merge failed or Unknown.
+ */
 export function parseSnapshotStatus(status: string): SnapshotStatus {
   const s = status.trim();
   const word = WORD_STATES[s];

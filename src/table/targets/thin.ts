@@ -6,6 +6,7 @@ import type { FieldProblem, TargetBase, TargetDescriptor } from '../types';
 
 type PoolFlag = 'skipBlockZeroing' | 'ignoreDiscard' | 'noDiscardPassdown' | 'readOnly' | 'errorIfNoSpace';
 
+/** The `thin-pool` target: a pool of blocks for thin devices, with a metadata device. */
 export interface ThinPoolTarget extends TargetBase, Partial<Record<PoolFlag, boolean>> {
   type: 'thin-pool';
   metadataDevice: DevRef;
@@ -16,6 +17,7 @@ export interface ThinPoolTarget extends TargetBase, Partial<Record<PoolFlag, boo
   lowWaterMark: bigint;
 }
 
+/** The `thin` target: a thin device in a pool. */
 export interface ThinTarget extends TargetBase {
   type: 'thin';
   poolDevice: DevRef;
@@ -24,6 +26,7 @@ export interface ThinTarget extends TargetBase {
   externalOrigin?: DevRef;
 }
 
+/** Status of a thin-pool target, or its failed state. */
 export type ThinPoolStatus =
   | { state: 'fail' | 'error' }
   | {
@@ -43,6 +46,7 @@ export type ThinPoolStatus =
       metadataLowWatermark?: bigint;
     };
 
+/** Status of a thin target, or its failed state. */
 export type ThinStatus =
   | { state: 'fail' }
   /** The thin device is not (yet) active in the pool. */
@@ -60,6 +64,7 @@ const POOL_FLAGS: readonly (readonly [PoolFlag, string])[] = [
 ];
 const POOL_FLAG_BY_WORD = new Map(POOL_FLAGS.map(([k, w]) => [w, k]));
 
+/** Parses a thin-pool status line. */
 export function parseThinPoolStatus(status: string): ThinPoolStatus {
   const a = statusReader(status);
   if (a.remaining === 1 && (status.trim() === 'Fail' || status.trim() === 'Error')) return { state: status.trim() === 'Fail' ? 'fail' : 'error' };
@@ -86,6 +91,7 @@ export function parseThinPoolStatus(status: string): ThinPoolStatus {
   return out;
 }
 
+/** Parses a thin target's status line. */
 export function parseThinStatus(status: string): ThinStatus {
   const a = statusReader(status);
   const word = status.trim();

@@ -4,6 +4,7 @@ import { TableError } from '../errors';
 import type { DevRef } from '../devref';
 import type { FieldProblem, TargetBase, TargetDescriptor } from '../types';
 
+/** The `verity` target (dm-verity): a read-only device checked against a hash tree. */
 export interface VerityTarget extends TargetBase {
   type: 'verity';
   /** Hash format version: 0 (Chrome OS) or 1. */
@@ -28,6 +29,7 @@ export interface VerityTarget extends TargetBase {
   options: OptArg[];
 }
 
+/** Status of a verity target: whether a corrupted block was seen, and FEC corrections. */
 export interface VerityStatus {
   /** false once a corrupted block was seen ("C"). */
   valid: boolean;
