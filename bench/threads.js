@@ -50,7 +50,7 @@ class SlowStack {
     const { fx, dm } = this;
     await dm.create(name);
     fx.adopt(name);
-    await dm.loadTable(name, [{ start: 0n, length: SECTORS, ...target }]);
+    await dm.loadRawTable(name, [{ start: 0n, length: SECTORS, ...target }]);
     await dm.resume(name);
   }
 
@@ -151,7 +151,7 @@ async function manyWaits(fx, dm) {
   const name = fx.name('waits');
   await dm.create(name);
   fx.adopt(name);
-  await dm.loadTable(name, [{ start: 0n, length: 2048n, type: 'zero', params: '' }]);
+  await dm.loadRawTable(name, [{ start: 0n, length: 2048n, type: 'zero', params: '' }]);
   await dm.resume(name);
   const threads = () => fs.readdirSync('/proc/self/task').length;
   const before = threads();
@@ -165,7 +165,7 @@ async function manyWaits(fx, dm) {
 }
 
 async function threadUse({ lib, fx, quick, log }) {
-  const dm = require('../dist/dm');
+  const { dm } = lib;
   const holdMs = 2000;
   log(`D. suspends and BLKFLSBUFs held ${holdMs} ms by a delay device`);
   const stack = await new SlowStack(fx, dm, holdMs).make('held');
