@@ -15,6 +15,7 @@
 //   - a DM_BUFFER_FULL_FLAG reply decodes to its header only.
 //   - decoded strings hold no NUL and respect the dm length limits.
 //   - PeekFlags is 0 for a buffer too short to hold the flags word, else that word.
+//   - Request::Wipe zeroes every string of a request (built from the input's bytes).
 // Run through `npm run fuzz -- <seconds>` (scripts/ship/fuzz.js), which also feeds the seed
 // corpus from dm_codec_seeds.
 #include <linux/dm-ioctl.h>
@@ -34,8 +35,13 @@
 
 namespace {
 
+constexpr unsigned kNoCmd = ~0u;
+
 [[noreturn]] void Fail(const char* what, unsigned cmd) {
-  std::fprintf(stderr, "dm_codec_fuzz: claim violated for cmd %u (%s): %s\n", cmd, dm::CommandName(cmd), what);
+  if (cmd == kNoCmd)
+    std::fprintf(stderr, "dm_codec_fuzz: claim violated: %s\n", what);
+  else
+    std::fprintf(stderr, "dm_codec_fuzz: claim violated for cmd %u (%s): %s\n", cmd, dm::CommandName(cmd), what);
   std::abort();
 }
 
@@ -124,6 +130,42 @@ void CheckReply(unsigned cmd, const dm::Reply& r) {
   if (r.message) CheckString(*r.message, SIZE_MAX, "message", cmd);
 }
 
+bool AllZero(const std::string& s) {
+  for (char c : s)
+    if (c != 0) return false;
+  return true;
+}
+
+// dm_codec.h: Request::Wipe "zeroes every string this request holds". The strings are cut from
+// the input, so they take every length and content.
+void CheckRequestWipe(const uint8_t* data, size_t size) {
+  size_t at = 0;
+  auto piece = [&](size_t max) {
+    const size_t n = size - at < max ? size - at : max;
+    std::string s(reinterpret_cast<const char*>(data + at), n);
+    at += n;
+    return s;
+  };
+  dm::Request req;
+  req.name = piece(40);
+  req.uuid = piece(40);
+  for (int i = 0; i < 2; i++) {
+    dm::Target t;
+    t.type = piece(12);
+    t.params = piece(64);
+    req.targets.push_back(std::move(t));
+  }
+  req.newName = piece(24);
+  req.message = std::make_pair(uint64_t{0}, piece(48));
+  req.geometry = piece(16);
+  req.targetType = piece(12);
+  req.Wipe();
+  bool zero = AllZero(req.name) && AllZero(req.uuid) && AllZero(*req.newName) && AllZero(req.message->second) &&
+              AllZero(*req.geometry) && AllZero(*req.targetType);
+  for (const dm::Target& t : req.targets) zero = zero && AllZero(t.type) && AllZero(t.params);
+  if (!zero) Fail("Request::Wipe zeroes every string the request holds", kNoCmd);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -133,7 +175,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint32_t got = dm::PeekFlags(v);
     uint32_t want = 0;
     if (size >= offsetof(struct dm_ioctl, flags) + 4) std::memcpy(&want, data + offsetof(struct dm_ioctl, flags), 4);
-    if (got != want) Fail("PeekFlags returns the flags word or 0", 0);
+    if (got != want) Fail("PeekFlags returns the flags word or 0", kNoCmd);
   }
   // DecodeDev must invert EncodeDev for every 20-bit minor / 12-bit major (huge_encode_dev).
   if (size >= 8) {
@@ -143,8 +185,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     dm::DecodeDev(dev, &ma, &mi);
     uint32_t ma2, mi2;
     dm::DecodeDev(dm::EncodeDev(ma, mi), &ma2, &mi2);
-    if (ma != ma2 || mi != mi2) Fail("DecodeDev(EncodeDev(x)) == x", 0);
+    if (ma != ma2 || mi != mi2) Fail("DecodeDev(EncodeDev(x)) == x", kNoCmd);
   }
+  CheckRequestWipe(data, size);
   // A null buffer is refused, whatever the length.
   {
     dm::Reply r;
