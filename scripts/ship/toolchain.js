@@ -92,8 +92,25 @@ function asanRuntime() {
   return p;
 }
 
+/** The addon's sources in binding.gyp and in CMakeLists.txt; throws when they differ. */
+function checkSourceLists() {
+  // binding.gyp is a Python literal that, as written here, is also a JavaScript one.
+  // eslint-disable-next-line no-eval
+  const gyp = eval(`(${fs.readFileSync(path.join(ROOT, 'binding.gyp'), 'utf8')})`);
+  const fromGyp = gyp.targets.find((t) => t.target_name === 'devmapper').sources;
+  const m = /set\(DEVMAPPER_SOURCES\s+([^)]*)\)/.exec(fs.readFileSync(path.join(ROOT, 'CMakeLists.txt'), 'utf8'));
+  if (!m) throw new Error('CMakeLists.txt has no set(DEVMAPPER_SOURCES ...)');
+  const fromCmake = m[1].split(/\s+/).filter(Boolean);
+  const a = [...fromGyp].sort().join(' ');
+  const b = [...fromCmake].sort().join(' ');
+  if (a !== b)
+    throw new Error(`binding.gyp and CMakeLists.txt build different sources:\n  binding.gyp:    ${a}\n  CMakeLists.txt: ${b}`);
+  return fromGyp;
+}
+
 /** Builds (incrementally) the sanitized addon, the fuzzer and the seed generator. */
 function buildSanitized() {
+  checkSourceLists();
   ensureToolchain();
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [ROOT] });
   const t0 = Date.now();
@@ -127,5 +144,5 @@ function findReport(text) {
 
 module.exports = {
   ROOT, BUILD_DIR, ADDON, FUZZER, SEEDER, FUZZ_DIR,
-  log, run, ensureToolchain, buildSanitized, asanRuntime, sanitizedNodeEnv, findReport,
+  log, run, checkSourceLists, ensureToolchain, buildSanitized, asanRuntime, sanitizedNodeEnv, findReport,
 };
