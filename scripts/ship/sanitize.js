@@ -36,8 +36,8 @@ async function main() {
   const t0 = Date.now();
   const lines = [];
   let ok = true;
-  tc.buildSanitized();
-  lines.push(`build:  ${require('node:path').relative(tc.ROOT, tc.BUILD_DIR)}/ (addon, dm_codec_fuzz, dm_codec_seeds)`);
+  const buildSeconds = tc.buildSanitized();
+  lines.push(`build:  ${require('node:path').relative(tc.ROOT, tc.BUILD_DIR)}/ (addon, dm_codec_fuzz, dm_codec_seeds), ${buildSeconds.toFixed(1)} s`);
   if (o.unit) {
     const r = await unit.runSanitizedUnit({ build: false });
     ok = ok && r.ok;

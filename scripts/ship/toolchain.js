@@ -120,7 +120,9 @@ function buildSanitized() {
   ]);
   if (status !== 0) throw new Error(`sanitized build failed (cmake-js exit ${status})`);
   for (const f of [ADDON, FUZZER, SEEDER]) if (!fs.existsSync(f)) throw new Error(`sanitized build did not produce ${f}`);
-  log(`sanitized build up to date in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${path.relative(ROOT, BUILD_DIR)}/`);
+  const seconds = (Date.now() - t0) / 1000;
+  log(`sanitized build up to date in ${seconds.toFixed(1)} s: ${path.relative(ROOT, BUILD_DIR)}/`);
+  return seconds;
 }
 
 /** Environment for a Node process that loads the sanitized addon. */
