@@ -243,10 +243,14 @@ void Wipe(std::vector<uint8_t>& v) { Wipe(v.data(), v.size()); }
 void Request::Wipe() {
   dm::Wipe(name);
   dm::Wipe(uuid);
-  for (Target& t : targets) dm::Wipe(t.params);
+  for (Target& t : targets) {
+    dm::Wipe(t.type);
+    dm::Wipe(t.params);
+  }
   if (newName) dm::Wipe(*newName);
   if (message) dm::Wipe(message->second);
   if (geometry) dm::Wipe(*geometry);
+  if (targetType) dm::Wipe(*targetType);
 }
 
 void Reply::Wipe() {

@@ -199,4 +199,10 @@ export interface Native {
   flockTry(fd: number, exclusive?: boolean): number;
 }
 
-export const native = load(path.join(__dirname, '..')) as Native;
+// DEVMAPPER_ADDON=/path/to/devmapper.node loads that file instead of node-gyp-build's choice
+// (the sanitizer build: scripts/ship/sanitize.js).
+const addonOverride = process.env.DEVMAPPER_ADDON;
+export const native = (
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  addonOverride ? require(path.resolve(addonOverride)) : load(path.join(__dirname, '..'))
+) as Native;
