@@ -206,7 +206,7 @@ function main() {
   if (installed) {
     const dir = path.join(proj, 'node_modules', 'devmapper');
     check('installed package has no build/ directory', () => !fs.existsSync(path.join(dir, 'build')));
-    check('require("devmapper") loads prebuilds/linux-x64 and its functions run', () => {
+    check('require("devmapper") loads prebuilds/linux-x64 and its functions run; devmapper/dm and devmapper/testing resolve', () => {
       const probe = `
         const d = require('devmapper');
         const loaded = [...new Set(require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\n')
@@ -214,8 +214,9 @@ function main() {
         const table = d.formatTable(d.parseTable('0 2048 linear 7:0 0\\n2048 2048 zero'))
           .split('\\n').map((l) => l.trimEnd()).filter(Boolean).join('|');
         let version;
-        try { version = d.dm.versionSync().version.join('.'); } catch (e) { version = e.code || e.message; }
-        console.log(JSON.stringify({ loaded, table, version }));`;
+        try { version = require('devmapper/dm').versionSync().version.join('.'); } catch (e) { version = e.code || e.message; }
+        const entries = { dmOnMain: 'dm' in d, hooks: typeof require('devmapper/testing').setFaultHook };
+        console.log(JSON.stringify({ loaded, table, version, entries }));`;
       const r = run(path.join(bin, 'node'), ['-e', probe], { cwd: proj, env });
       const out = JSON.parse(r.stdout.trim().split('\n').pop());
       const want = fs.realpathSync(path.join(dir, prebuilt.x64));
@@ -223,6 +224,7 @@ function main() {
       if (out.table !== '0 2048 linear 7:0 0|2048 2048 zero') throw new Error(`parseTable/formatTable gave ${JSON.stringify(out.table)}`);
       // The dm-ioctl VERSION call runs native code; without device-mapper in the kernel it fails with an errno.
       if (!/^\d+\.\d+\.\d+$|^E[A-Z]+$/.test(out.version)) throw new Error(`dm.versionSync(): ${out.version}`);
+      if (out.entries.dmOnMain || out.entries.hooks !== 'function') throw new Error(`exports map: ${JSON.stringify(out.entries)}`);
       return `mapped ${path.relative(proj, out.loaded[0])}; dm.versionSync() -> ${out.version}`;
     });
     check('node_modules/.bin/dmctl --help runs', () => {

@@ -51,7 +51,9 @@ function sha256(data) {
 
 function inputsHash(arch, tc) {
   const h = crypto.createHash('sha256');
-  const files = ['binding.gyp', ...fs.readdirSync(path.join(root, 'native')).sort().map((f) => `native/${f}`)];
+  // binding.gyp builds from native/'s top level only (native/fuzz/ is the sanitizer build's).
+  const native = fs.readdirSync(path.join(root, 'native'), { withFileTypes: true }).filter((e) => e.isFile());
+  const files = ['binding.gyp', ...native.map((e) => `native/${e.name}`).sort()];
   for (const f of files) h.update(f).update('\0').update(fs.readFileSync(path.join(root, f))).update('\0');
   for (const p of ['node-addon-api', 'node-gyp', 'prebuildify']) {
     h.update(`${p}@${require(path.join(root, 'node_modules', p, 'package.json')).version}\0`);
