@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
+const { sh: run } = require('./sh');
 const apt = require('./apt');
 
 const cacheDir = path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'devmapper-ship');
@@ -17,15 +18,6 @@ const base = path.join(cacheDir, 'bookworm-arm64');
 const sysroot = path.join(base, 'root');
 const marker = path.join(base, 'complete.json');
 
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
-  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0) {
-    const tail = `${r.stdout || ''}${r.stderr || ''}`.trimEnd().split('\n').slice(-15).join('\n');
-    throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}\n${tail}`);
-  }
-  return r.stdout;
-}
 
 function which(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim() || null;

@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
+const { run: shRun } = require('./sh');
 const apt = require('./apt');
 const elf = require('./elf-check');
 const arm64Node = require('./arm64-node');
@@ -39,15 +40,7 @@ function check(what, fn) {
     return false;
   }
 }
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 600e3, ...opts });
-  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0) {
-    const tail = `${r.stdout || ''}\n${r.stderr || ''}`.trim().split('\n').slice(-12).join('\n');
-    throw new Error(`${path.basename(cmd)} ${args.slice(0, 3).join(' ')} exited with ${r.status ?? r.signal}: ${tail}`);
-  }
-  return r;
-}
+const run = (cmd, args, opts = {}) => shRun(cmd, args, { timeout: 600e3, ...opts });
 function step(text) {
   console.log(`\n== ${text} [${secs(t0)}]`);
 }

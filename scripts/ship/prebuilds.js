@@ -11,7 +11,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const crypto = require('node:crypto');
-const { spawnSync } = require('node:child_process');
+const { sh } = require('./sh');
 const apt = require('./apt');
 
 const root = path.resolve(__dirname, '..', '..');
@@ -28,15 +28,6 @@ function toolchain(arch) {
   throw new Error(`no toolchain for arch ${arch} (known: ${Object.keys(CROSS).join(', ')})`);
 }
 
-function sh(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 << 20, ...opts });
-  if (r.error) throw new Error(`${cmd}: ${r.error.message}`);
-  if (r.status !== 0) {
-    const tail = `${r.stdout || ''}${r.stderr || ''}`.trimEnd().split('\n').slice(-40).join('\n');
-    throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}\n${tail}`);
-  }
-  return r.stdout;
-}
 
 // Headers of the running node, so node-gyp needs no download (N-API headers are the same for all).
 function nodeDir() {
