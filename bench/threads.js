@@ -178,7 +178,7 @@ async function threadUse({ lib, fx, quick, log }) {
   const waits = await manyWaits(fx, dm);
   // The emulated guest's idle loop already lags a few ms (timer ticks, host preemption): the target
   // applies to what a held call adds to that floor, measured in the same rounds.
-  const added = (x) => x.lag.medianMaxMs - held.idle.lag.medianMaxMs;
+  const added = (x) => Math.max(0, x.lag.medianMaxMs - held.idle.lag.medianMaxMs);
   const targets = [
     { label: 'lag added by a held suspend (median round max)', valueMs: added(held.suspend), max: LAG_TARGET_MS },
     { label: 'lag added by a held BLKFLSBUF (median round max)', valueMs: added(held.flush), max: LAG_TARGET_MS },
