@@ -1,5 +1,6 @@
 // dm devices for integration tests. Every test device is named dmtest-<pid>-<tag>, so a sweep
 // can find and remove leftovers of a crashed run without touching anyone else's devices.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as dm from '../../src/dm';
@@ -9,6 +10,14 @@ export const PREFIX = 'dmtest-';
 
 export function testName(tag: string): string {
   return `${PREFIX}${process.pid}-${tag}`;
+}
+
+/** The geometry the kernel reports for a device's node (HDIO_GETGEO, read by python: node has no ioctl). */
+export function geometryOf(name: string): { cylinders: number; heads: number; sectors: number; start: number } {
+  const py = 'import fcntl,os,struct,sys,json\nfd=os.open(sys.argv[1],os.O_RDONLY)\nh,s,c,st=struct.unpack("@BBHL",fcntl.ioctl(fd,0x0301,bytes(struct.calcsize("@BBHL"))))\nprint(json.dumps(dict(cylinders=c,heads=h,sectors=s,start=st)))';
+  const r = spawnSync('/usr/bin/python3', ['-c', py, dm.nodePath(name)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`HDIO_GETGEO on ${name}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
 }
 
 /** Resumes (so no I/O stays queued) and removes one device; true if it is gone. */

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
-import { sweep, testName } from '../helpers/dm';
+import { geometryOf, sweep, testName } from '../helpers/dm';
 import { makeLoop, removeTestDir, testDir, type TestLoop } from '../helpers/loop';
 import { assertBuilt, DMSETUP, dmctl, dmctlBackground, dmsetup, ok, okJson, sleep, untilOutput } from './cli-helpers';
 
@@ -264,6 +264,9 @@ describe('changing devices', () => {
     expect((await okJson(['message', name, '0', '@stats_list']))).toEqual({ name, response: expect.stringContaining('0: 0+2048 2048') });
     await ok(['message', name, '0', '@stats_delete', '0']);
     expect((await okJson(['setgeometry', name, '1', '64', '32', '0']))).toEqual({ name, geometry: { cylinders: 1, heads: 64, sectors: 32, start: 0 } });
+    expect(geometryOf(name)).toEqual({ cylinders: 1, heads: 64, sectors: 32, start: 0 });
+    await ok(['setgeometry', name, '5', '16', '63', '9']);
+    expect(geometryOf(name)).toEqual({ cylinders: 5, heads: 16, sectors: 63, start: 9 });
   });
 
   it('wait returns on a device event; Ctrl-C stops waiting with exit 130', async () => {

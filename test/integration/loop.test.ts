@@ -269,7 +269,7 @@ describe('loop-control', () => {
     } finally {
       await loop.removeDevice(n);
     }
-    await expect(fs.access(`/sys/block/loop${n}`)).rejects.toThrow();
+    await expect(fs.access(`/sys/block/loop${n}`)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 
@@ -304,6 +304,6 @@ describe('sweepLoops', () => {
     expect(swept).not.toContain(mine.path);
     expect(await bound(orphan.number)).toBe(false);
     expect(await bound(mine.number)).toBe(true);
-    await expect(fs.access(dir)).rejects.toThrow();
+    await expect(fs.access(dir)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -36,8 +36,12 @@ describe('replace', () => {
     const w = new Writer(path.join(mnt, 'log'));
     await w.advance(20);
     const half = sectors / 2;
+    const t0 = performance.now();
     const r = await replace(v, [lin(l.path, half), lin(l.path, half, half, half)]);
+    const took = performance.now() - t0;
+    // The window (milliseconds, not ns or µs) lies inside the call.
     expect(r.freezeMs).toBeGreaterThan(0);
+    expect(r.freezeMs).toBeLessThanOrEqual(took);
     expect(r.order).toEqual([v]);
     expect(r.previous[v]).toContain('linear');
     await w.advance(20);
@@ -54,9 +58,12 @@ describe('replace', () => {
     const v = await device('v', [lin(l.path, 4096)]);
     const suspends: number[] = [];
     dm.setIoctlObserver((s) => s.cmd === 'DEV_SUSPEND' && s.name === v && suspends.push(s.flags));
+    const t0 = performance.now();
     const r = await replace(v, `0 4096 linear ${l.major}:${l.minor} 2048\n`, { noflush: true, skipLockfs: true });
+    const took = performance.now() - t0;
     dm.setIoctlObserver();
     expect(r.freezeMs).toBeGreaterThan(0);
+    expect(r.freezeMs).toBeLessThanOrEqual(took);
     // The suspend asked for both; the resume (no SUSPEND flag) for neither.
     const want = dm.DmFlag.SUSPEND | dm.DmFlag.NOFLUSH | dm.DmFlag.SKIP_LOCKFS;
     expect(suspends.map((f) => f & want)).toEqual([want, 0]);

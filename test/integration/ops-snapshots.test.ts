@@ -142,8 +142,9 @@ describe('point-in-time snapshots', () => {
     const child = spawnSync(path.join(__dirname, '../../node_modules/.bin/vite-node'), [path.join(__dirname, '../helpers/ops-child.ts'), 'rollback', s], { encoding: 'utf8' });
     expect(child.status, child.stderr).toBe(0);
     const d = await ops.describe(v);
-    expect(['merging', 'plain']).toContain(d.state);
-    if (d.state === 'merging') await ops.merge(v);
+    // Nothing here finishes a merge but this process: V merges until it does.
+    expect(d.state).toBe('merging');
+    await ops.merge(v);
     expect(condition(v)).toEqual(original);
   });
 

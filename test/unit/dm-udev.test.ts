@@ -21,7 +21,7 @@ describe('udev cookie', () => {
     expect(c >>> 16).toBe(F.PRIMARY_SOURCE | NO_UDEV);
     const raw = await udevCookie(addressOf('x'), 0x8040);
     expect(raw >>> 16).toBe(0x8040 | NO_UDEV);
-    expect(raw).toBeGreaterThan(0x7fffffff); // an unsigned 32-bit value, not a negative int
+    expect(raw).toBe(((0x8040 | NO_UDEV) * 0x10000)); // an unsigned 32-bit value, not a negative int
   });
 
   it('classifies by uuid prefix: bases hidden, snapshots low priority, the rest the user\'s', async () => {

@@ -60,9 +60,9 @@ describe('device locks', () => {
       heldLock('a')!.setOutcome('merged');
     });
     expect(seen).toEqual(['nested']);
-    await withLocks('merge', ['a'], { lockTimeoutMs: 0 }, async () => {
-      expect(heldLock('a')!.previous).toMatchObject({ operation: 'snapshot', outcome: 'merged', released: expect.any(String) });
-    });
+    const previous = await withLocks('merge', ['a'], { lockTimeoutMs: 0 }, async () => heldLock('a')!.previous);
+    expect(previous).toMatchObject({ operation: 'snapshot', outcome: 'merged', released: expect.any(String) });
+    expect(Date.parse(previous!.released!)).not.toBeNaN();
     expect(heldLock('a')).toBeUndefined();
   });
 

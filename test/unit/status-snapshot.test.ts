@@ -55,8 +55,13 @@ describe('snapshot status', () => {
         const [hi, lo] = a > b ? [a, b] : [b, a];
         const p1 = mergeProgress({ state: 'active', allocated: hi, total: 1n << 41n, metadata }, initial)!;
         const p2 = mergeProgress({ state: 'active', allocated: lo, total: 1n << 41n, metadata }, initial)!;
-        expect(p1).toBeGreaterThanOrEqual(0);
-        expect(p2).toBeLessThanOrEqual(1);
+        // The share of the work done, (initial - allocated) / (initial - metadata), held to [0, 1].
+        const want = (allocated: bigint): number => {
+          const todo = Number(initial - metadata);
+          return todo <= 0 ? 1 : Math.min(1, Math.max(0, Number(initial - allocated) / todo));
+        };
+        expect(p1).toBeCloseTo(want(hi), 5);
+        expect(p2).toBeCloseTo(want(lo), 5);
         expect(p2).toBeGreaterThanOrEqual(p1);
       }),
     );
