@@ -75,7 +75,9 @@ async function settleOrigin(r: OriginRecord, did: string[]): Promise<void> {
   const v = r.device;
   const live = liveTable(v);
   const mergeCow = live.length === 1 && live[0].type === 'snapshot-merge' ? live[0].params.split(' ')[1] : undefined;
-  for (const s of r.snapshots) {
+  // Once the rollback committed its record, its snapshot is in `merging`, no longer in `snapshots`.
+  const recorded = [...r.snapshots, ...(r.merging ? [r.merging] : [])];
+  for (const s of recorded) {
     const t = infoOrNone(s.name) ? liveTable(s.name) : [];
     if (mergeCow && t.length === 1 && t[0].params.split(' ')[1] === mergeCow) {
       await removeDevice(s.name);
@@ -90,7 +92,7 @@ async function settleOrigin(r: OriginRecord, did: string[]): Promise<void> {
   }
   await settle(v, did);
   await settle(r.base.name, did);
-  for (const s of r.snapshots) await settle(s.name, did);
+  for (const s of recorded) await settle(s.name, did);
 }
 
 /** Snapshot devices of the record that are not live snapshots of V go (a create undone); COW files
