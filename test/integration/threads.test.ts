@@ -5,30 +5,24 @@
 // suspend would release them at once).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import { flushBuffers } from '../../src/loop';
 import { native } from '../../src/native';
-import { PREFIX, sweep, testName } from '../helpers/dm';
-import { makeLoop } from '../helpers/loop';
-import type { TestLoop } from '../helpers/loop';
+import { useTestDevices } from '../helpers/devices';
+import { testName } from '../helpers/dm';
 
 const MiB = 1024 * 1024;
 const SECTORS = 8192n;
 const DELAY_MS = 3000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const loops: TestLoop[] = [];
 const cleanups: (() => unknown)[] = [];
-
-beforeAll(async () => {
-  await sweep(PREFIX);
-});
-
-afterEach(async () => {
-  while (cleanups.length) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);
-  expect(await sweep(testName(''))).toEqual([]);
-  while (loops.length) await loops.pop()!.cleanup();
+// Close files and let the held writers end first; then devices are checked gone, loops detached.
+const devs = useTestDevices({
+  beforeCleanup: async () => {
+    while (cleanups.length) await Promise.resolve(cleanups.pop()!()).catch(() => undefined);
+  },
 });
 
 async function device(name: string, targets: dm.TargetInput[]): Promise<string> {
@@ -40,8 +34,7 @@ async function device(name: string, targets: dm.TargetInput[]): Promise<string> 
 
 /** An upper linear device over a lower one whose writes take DELAY_MS. */
 async function slowStack(tag: string): Promise<{ upper: string; lower: string }> {
-  const l = await makeLoop(4 * MiB);
-  loops.push(l);
+  const l = await devs.loop(4 * MiB);
   const lower = await device(testName(`${tag}-slow`), [
     { start: 0n, length: SECTORS, type: 'delay', params: `${l.major}:${l.minor} 0 0 ${l.major}:${l.minor} 0 ${DELAY_MS}` },
   ]);
