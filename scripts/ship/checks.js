@@ -1,12 +1,13 @@
 'use strict';
-// The packaging and native-code checks npm test runs on the host beside the unit tests: the
-// install of the packed tarball on a PATH without a compiler, and the unit tests against the
-// ASan/UBSan build plus a minute of the reply decoder's fuzzer.
+// The packaging and native-code checks npm test runs on the host beside the unit tests: the API
+// reference, the install of the packed tarball on a PATH without a compiler, and the unit tests
+// against the ASan/UBSan build plus a minute of the reply decoder's fuzzer.
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CHECKS = [
+  { what: 'API reference (TypeDoc, every export documented, no warnings)', args: [path.join(ROOT, 'node_modules', 'typedoc', 'bin', 'typedoc')] },
   { what: 'install from the packed tarball (prebuilds, no compiler)', args: [path.join(__dirname, 'pack-test.js')] },
   { what: 'sanitized unit tests and 60 s of fuzzing', args: [path.join(__dirname, 'sanitize.js'), '--unit', '--fuzz', '60'] },
 ];
