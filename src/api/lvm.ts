@@ -14,6 +14,8 @@ export { findVolumeGroup, scanLvm, type LvmScan, type PvDeviceFound } from '../l
 export { activationPlan, dmName, dmUuid, lvTable, type Activation, type PvDevice, type TableLine, type TableOptions } from '../lvm/tables';
 export {
   activateVolumeGroup, deactivateVolumeGroup,
+  recoverActivations, type HalfMadeReport,
   type ActivationReport, type DeactivationReport, type LvMapped, type LvOutcome, type LvmSelection,
 } from '../lvm/activate';
+export type { VgLockOptions } from '../lvm/lock';
 export { listVolumeGroups, type LvListed, type LvmListing, type VgListed } from '../lvm/list';

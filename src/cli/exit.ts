@@ -45,7 +45,7 @@ const CREATE_LIKE = new Set(['DEV_CREATE', 'DEV_RENAME']);
 
 const STORE_EXIT: Record<string, ExitCode> = { EBUSY: Exit.BUSY, ENOENT: Exit.NO_DEVICE, EINVAL: Exit.USAGE };
 
-const LVM_EXIT: Record<string, ExitCode> = { NO_DEVICE: Exit.NO_DEVICE, NO_VG: Exit.NO_DEVICE, EXISTS: Exit.EXISTS, BUSY: Exit.BUSY };
+const LVM_EXIT: Record<string, ExitCode> = { NO_DEVICE: Exit.NO_DEVICE, NO_VG: Exit.NO_DEVICE, EXISTS: Exit.EXISTS, BUSY: Exit.BUSY, LOCKED: Exit.BUSY };
 
 /** The exit code for any error a verb throws. */
 export function exitCodeOf(err: unknown): ExitCode {

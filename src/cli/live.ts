@@ -3,8 +3,8 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import type * as Ops from '../ops';
-import { ops } from './lazy';
-import { DEFAULT_LOCK_TIMEOUT_MS } from '../ops/defaults';
+import { lvm, ops } from './lazy';
+import { lockMs, lockOption, type LockOpt } from './lock-option';
 import { globals, intArg, sizeArg, tableText } from './args';
 import { CliError, Exit, usage } from './exit';
 import { json, line } from './output';
@@ -36,18 +36,6 @@ function cowOptions(cmd: Command): Command {
     .addOption(new Option('--persistent <P|PO>', 'COW store kind').choices(['P', 'PO']));
 }
 
-export type LockOpt = { lockTimeout?: number };
-
-/** --lock-timeout SECONDS: how long to wait while another operation holds the device (exit 5 after). */
-export function lockOption(cmd: Command): Command {
-  return cmd.option('--lock-timeout <seconds>', `how long to wait for another operation on the device (default ${DEFAULT_LOCK_TIMEOUT_MS / 1000}; 0: do not wait)`, (v: string) => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw usage(`--lock-timeout must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
-    return n;
-  });
-}
-
-export const lockMs = (o: LockOpt): number | undefined => (o.lockTimeout === undefined ? undefined : Math.round(o.lockTimeout * 1000));
 
 function waitOptions(cmd: Command): Command {
   return lockOption(cmd)
@@ -140,10 +128,13 @@ export function registerLiveVerbs(program: Command): void {
 
   lockOption(program
     .command('recover'))
-    .description('after a reboot or a killed dmctl: rebuild, finish or undo every recorded arrangement (diverted and merging devices); changes nothing the second time')
+    .description('after a reboot or a killed dmctl: rebuild, finish or undo every recorded arrangement (diverted and merging devices), and remove LVM devices a killed lvm activate left half-made; changes nothing the second time')
     .option('--wait', 'wait for a merge it resumes or finds running, and finish it')
     .action(async (o: LockOpt & { wait?: boolean }, cmd: Command) => {
-      const reports = await ops().recover({ wait: !!o.wait, lockTimeoutMs: lockMs(o) });
+      const reports: { device: string; state: string; found: string; did: string[]; error?: string }[] = [
+        ...(await ops().recover({ wait: !!o.wait, lockTimeoutMs: lockMs(o) })),
+        ...(await lvm().recoverActivations({ lockTimeoutMs: lockMs(o) })),
+      ];
       if (globals(cmd).json) json(reports);
       else if (!reports.length) line('nothing to recover');
       else for (const r of reports) line(`${r.device}: ${r.state}${r.error ? ` (${r.error})` : ''}; found ${r.found}${r.did.length ? `; ${r.did.join('; ')}` : ''}`);

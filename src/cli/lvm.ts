@@ -5,11 +5,15 @@ import type * as Lvm from '../lvm';
 import { globals } from './args';
 import { CliError, Exit } from './exit';
 import { lvm } from './lazy';
+import { lockMs, lockOption, type LockOpt } from './lock-option';
 import { json, line, printTable, size } from './output';
 
-type Sel = { device?: string[] };
+type Sel = LockOpt & { device?: string[] };
 
-const selection = (lvs: string[], o: Sel): Lvm.LvmSelection => ({ ...(lvs.length ? { lvs } : {}), ...(o.device?.length ? { devices: o.device } : {}) });
+const selection = (lvs: string[], o: Sel): Lvm.LvmSelection => {
+  const ms = lockMs(o);
+  return { ...(lvs.length ? { lvs } : {}), ...(o.device?.length ? { devices: o.device } : {}), ...(ms !== undefined ? { lockTimeoutMs: ms } : {}) };
+};
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -42,8 +46,8 @@ export function registerLvmVerbs(program: Command): void {
       }
       if (devices.length && l.notes.length) throw new CliError(l.notes.map((n) => n.message).join('; '), Exit.TABLE);
     });
-  group
-    .command('activate')
+  lockOption(group
+    .command('activate'))
     .description('make the devices of a VG\'s linear and striped LVs (vgchange -ay); LVs of other types or on a missing PV are refused by name')
     .argument('<vg>', 'the volume group')
     .argument('[lv...]', 'only these LVs')
@@ -62,8 +66,8 @@ export function registerLvmVerbs(program: Command): void {
         throw new CliError(refused.map((x) => `refused ${x.lv}: ${x.error.message}`).join('; '), Exit.TABLE);
       }
     });
-  group
-    .command('deactivate')
+  lockOption(group
+    .command('deactivate'))
     .description('remove the devices of a VG\'s LVs (vgchange -an); refused while any is open or mounted')
     .argument('<vg>', 'the volume group')
     .argument('[lv...]', 'only these LVs')

@@ -11,7 +11,7 @@ import { globals, sizeArg } from './args';
 import { CliError, Exit, usage } from './exit';
 import { json, line, toJson } from './output';
 import { onInterrupt } from './signals';
-import { lockMs, lockOption, type LockOpt } from './live';
+import { lockMs, lockOption, type LockOpt } from './lock-option';
 
 function percentArg(what: string) {
   return (v: string): number => {

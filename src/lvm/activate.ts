@@ -6,12 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import * as dm from '../dm';
 import { LvmError } from './errors';
+import { withVgLock, type VgLockOptions } from './lock';
 import type { LogicalVolume, VolumeGroup } from './model';
 import { findVolumeGroup, pvDevices, scanLvm, type LvmScan } from './scan';
 import { activationPlan, type TableLine } from './tables';
 
-/** Which LVs to activate and where to look for their PVs. */
-export interface LvmSelection {
+/** Which LVs to activate and where to look for their PVs; how long to wait for LVM2's VG lock. */
+export interface LvmSelection extends VgLockOptions {
   /** Only these LVs of the VG (default: all). */
   lvs?: readonly string[];
   /** Block devices to look for the PVs on (default: every block device). */
@@ -95,13 +96,18 @@ function dropLink(vg: string, lv: string, name: string): void {
 }
 
 /**
- * Makes the devices `vgchange -ay VG [LV...]` makes for linear and striped LVs. An LV already
- * active with the same uuid and table is kept; a name or uuid held by another device refuses the
- * whole call before anything is made; a failure removes what this call made. LVs of other types,
- * or on a missing PV or past a PV's end, are refused one by one in the report (the others map).
- * Never writes to a PV.
+ * Makes the devices `vgchange -ay VG [LV...]` makes for linear and striped LVs, holding LVM2's
+ * lock on the VG (see lock.ts) from the metadata read to the last device. An LV already active
+ * with the same uuid and table is kept; one left half-made by a killed activation (its uuid, no
+ * live table) is made again; a name or uuid held by another device refuses the whole call before
+ * anything is made; a failure removes what this call made. LVs of other types, or on a missing PV
+ * or past a PV's end, are refused one by one in the report (the others map). Never writes to a PV.
  */
 export async function activateVolumeGroup(vgName: string, o: LvmSelection = {}): Promise<ActivationReport> {
+  return withVgLock(vgName, o, () => activate(vgName, o));
+}
+
+async function activate(vgName: string, o: LvmSelection): Promise<ActivationReport> {
   const scan = scanLvm(o.devices);
   const vg = findVolumeGroup(scan, vgName);
   const want = new Set(selected(vg, o.lvs));
@@ -126,7 +132,11 @@ export async function activateVolumeGroup(vgName: string, o: LvmSelection = {}):
     const byUuid = there ? undefined : dm.infoOrNone({ uuid: a.uuid });
     if (byUuid) throw new LvmError('EXISTS', `${vg.name}/${a.lv.name}`, `LV ${a.lv.name} is active already as ${byUuid.name}: nothing was made`);
     const outcome = { lv: a.lv.name, name: a.name, uuid: a.uuid, table: a.table, readOnly };
-    if (!there) {
+    if (there && there.uuid === a.uuid && !there.flags.activePresent && there.openCount === 0) {
+      // Made by an activation killed before its resume: nothing can have used it.
+      await dm.remove(a.name, { retry: true });
+      todo.push({ ...outcome, result: 'created' as const });
+    } else if (!there) {
       todo.push({ ...outcome, result: 'created' as const });
     } else if (there.uuid === a.uuid && sameTable(dm.tableSync(a.name), a.table)) {
       out.push({ ...outcome, result: 'kept' as const });
@@ -172,10 +182,14 @@ function activeOf(vgName: string, scan: LvmScan): { info: dm.DeviceInfo; lv: str
 }
 
 /**
- * Removes the VG's active LVs (or only those named), as `vgchange -an` does: refused as a whole,
- * nothing removed, while any of them is open or mounted.
+ * Removes the VG's active LVs (or only those named), as `vgchange -an` does, holding LVM2's lock
+ * on the VG: refused as a whole, nothing removed, while any of them is open or mounted.
  */
 export async function deactivateVolumeGroup(vgName: string, o: LvmSelection = {}): Promise<DeactivationReport> {
+  return withVgLock(vgName, o, () => deactivate(vgName, o));
+}
+
+async function deactivate(vgName: string, o: LvmSelection): Promise<DeactivationReport> {
   const scan = scanLvm(o.devices);
   const all = activeOf(vgName, scan);
   if (!all.length) findVolumeGroup(scan, vgName); // refuses a VG that is neither on disk nor active
@@ -189,4 +203,41 @@ export async function deactivateVolumeGroup(vgName: string, o: LvmSelection = {}
   await dm.removeDevices(active.map((a) => a.info.name));
   for (const a of active) dropLink(vgName, a.lv, a.info.name);
   return { vg: vgName, removed: active.map((a) => a.info.name) };
+}
+
+/** What recoverActivations did with one device a killed activation left half-made. */
+export interface HalfMadeReport {
+  device: string;
+  found: string;
+  did: string[];
+  state: 'gone' | 'refused';
+  error?: string;
+}
+
+/**
+ * After a killed `lvm activate`: removes every LVM device (an `LVM-` uuid) that has no live table
+ * and no opener, the one the activation was making when it died, under its VG's LVM2 lock (so
+ * never one that vgchange or a running dmctl is making). The LVs it had finished stay active, as a
+ * vgchange that activated some of a VG's LVs leaves them; `lvm activate` again makes the rest.
+ */
+export async function recoverActivations(o: VgLockOptions = {}): Promise<HalfMadeReport[]> {
+  const halfMade = (name: string): dm.DeviceInfo | undefined => {
+    const i = dm.infoOrNone(name);
+    return i?.uuid.startsWith('LVM-') && !i.flags.activePresent && i.openCount === 0 ? i : undefined;
+  };
+  const out: HalfMadeReport[] = [];
+  for (const d of dm.listDevicesSync()) {
+    const split = splitDmName(d.name);
+    if (!halfMade(d.name) || !split) continue;
+    const found = `${d.name}: an LVM device with no live table (an activation of VG ${split.vg} was killed)`;
+    try {
+      await withVgLock(split.vg, o, async () => {
+        if (halfMade(d.name)) await dm.remove(d.name, { retry: true });
+      });
+      out.push({ device: d.name, found, did: [`removed ${d.name}; 'dmctl lvm activate ${split.vg}' makes it again`], state: 'gone' });
+    } catch (e) {
+      out.push({ device: d.name, found, did: [], state: 'refused', error: (e as Error).message });
+    }
+  }
+  return out;
 }

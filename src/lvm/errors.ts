@@ -9,7 +9,8 @@ export type LvmErrorCode =
   | 'MISSING_FIELD' | 'BAD_VALUE' | 'BAD_UUID' | 'BAD_NAME' | 'DUPLICATE' | 'UNKNOWN_VOLUME'
   | 'SEGMENT_COUNT' | 'GAP' | 'OVERLAP' | 'EXTENTS' | 'STRIPES'
   | 'UNSUPPORTED_SEGMENT' | 'LV_AREA' | 'MISSING_PV' | 'EXPORTED_VG' | 'FOREIGN_VG' | 'SHARED_VG' | 'PAST_END'
-  | 'NO_DEVICE' | 'NO_VG' | 'EXISTS' | 'BUSY'; // activation: nothing there, a name taken, an LV open
+  | 'NO_DEVICE' | 'NO_VG' | 'EXISTS' | 'BUSY' // activation: nothing there, a name taken, an LV open
+  | 'LOCKED'; // LVM2's lock on the VG stayed taken (another lvm2 command or dmctl)
 
 /**
  * Every refusal of this module. `where` says where in the device or the metadata the fault is

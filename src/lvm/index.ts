@@ -23,6 +23,8 @@ export { activationPlan, dmName, dmUuid, lvTable, type Activation, type PvDevice
 
 export {
   activateVolumeGroup, deactivateVolumeGroup, splitDmName,
+  recoverActivations, type HalfMadeReport,
   type ActivationReport, type DeactivationReport, type LvMapped, type LvOutcome, type LvmSelection,
 } from './activate';
+export type { VgLockOptions } from './lock';
 export { listVolumeGroups, type LvListed, type LvmListing, type VgListed } from './list';

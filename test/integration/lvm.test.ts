@@ -4,6 +4,7 @@
 // devices `vgchange -ay` makes (names, uuids, tables, read-only), data written through lvm2's
 // devices reads back through devmapper's; a missing PV, a bad checksum, a truncated PV and a PV
 // shorter than its extents are refused by name.
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,7 +14,7 @@ import * as loop from '../../src/loop';
 import { readMdaHeader, readPvLabel } from '../../src/lvm';
 import { makeLoop, removeTestDir, testDir, type TestLoop } from '../helpers/loop';
 import { lvm2, type Lvm2 } from '../helpers/lvm2';
-import { assertBuilt, dmctl, ok, okJson } from './cli-helpers';
+import { assertBuilt, dmctl, dmctlBackground, ok, okJson } from './cli-helpers';
 
 const MiB = 1024 * 1024;
 const VG = `dmt${process.pid}-vg`;
@@ -267,5 +268,93 @@ describe('dmctl lvm beside lvm2', () => {
       fs.closeSync(fd);
     }
     expect(lvm.run(['vgs', '--noheadings', '-o', 'vg_name', VG]).trim()).toBe(VG);
+  });
+});
+
+describe('dmctl lvm beside a second process, and after a kill', () => {
+  // dmctl reads lvm2's locking_dir from the same lvm.conf as the lvm2 of these tests.
+  const env = (): Record<string, string> => ({ LVM_SYSTEM_DIR: path.join(testDir(), 'lvm') });
+  const lockFile = (): string => path.join(testDir(), 'lvm', 'lock', `V_${VG}`);
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+  /** Holds LVM2's lock on the VG from another process (flock(1), as lvm2 takes it) until released. */
+  async function holdVgLock(): Promise<{ release(): Promise<void> }> {
+    const holder = spawn('flock', ['-x', lockFile(), 'sh', '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.once('data', () => resolve());
+      holder.once('exit', (code) => reject(new Error(`flock exited ${code}`)));
+    });
+    const gone = new Promise<void>((r) => holder.once('exit', () => r()));
+    return { release: async () => { holder.kill('SIGKILL'); await gone; } };
+  }
+
+  it("activate and deactivate wait for LVM2's VG lock, and give up past --lock-timeout having changed nothing; lvm2 honours the same lock", async () => {
+    const held = await holdVgLock();
+    try {
+      // lvm2 itself, told not to wait, is refused by the same lock: it is the file lvm2 uses.
+      const theirs = lvm.tryRun(['vgchange', '--config', 'global { wait_for_locks = 0 }', '-ay', VG]);
+      expect(theirs.code, theirs.stderr).not.toBe(0);
+      expect(theirs.stderr).toMatch(/lock/i);
+      const refused = await dmctl(['lvm', 'activate', VG, 'gap', '--lock-timeout', '0'], { env: env() });
+      expect(refused.code, refused.stderr).toBe(5);
+      expect(refused.stderr).toMatch(new RegExp(`VG ${VG} is locked by another LVM command .*nothing was changed`));
+      expect(devicesOfVg()).toEqual([]);
+      const waiting = dmctlBackground(['lvm', 'activate', VG, 'gap'], env());
+      // While the lock is held, nothing is made.
+      for (let i = 0; i < 10; i++) {
+        await sleep(200);
+        expect(waiting.out().code).toBe(null);
+        expect(devicesOfVg()).toEqual([]);
+      }
+      await held.release();
+      const r = await waiting.done;
+      expect(r.code, r.stderr).toBe(0);
+      expect(devicesOfVg().map((d) => d.name)).toEqual([`${PREFIX}gap`]);
+    } finally {
+      await held.release();
+    }
+    const again = await holdVgLock();
+    try {
+      const busy = await dmctl(['lvm', 'deactivate', VG, '--lock-timeout', '0.2'], { env: env() });
+      expect(busy.code, busy.stderr).toBe(5);
+      expect(devicesOfVg().map((d) => d.name)).toEqual([`${PREFIX}gap`]);
+    } finally {
+      await again.release();
+    }
+    expect(await ok(['lvm', 'deactivate', VG])).toMatch(/^removed /);
+  });
+
+  it('an LV device a killed activation left half-made: recover removes it, activate makes it again; a real kill ends the same', async () => {
+    const made = await dmctl(['--json', 'lvm', 'activate', VG]);
+    const whole = devicesOfVg();
+    const lvs = (JSON.parse(made.stdout) as { lvs: { lv: string; name: string; uuid: string; result: string }[] }).lvs.filter((x) => x.result === 'created');
+    expect(lvs.length).toBe(5);
+    await ok(['lvm', 'deactivate', VG]);
+    // What a kill between DEV_CREATE and TABLE_LOAD leaves: the name and uuid, no table.
+    const span = lvs.find((x) => x.lv === 'span')!;
+    await dm.create(span.name, { uuid: span.uuid });
+    const rec = await okJson<{ device: string; state: string; did: string[] }[]>(['recover']);
+    expect(rec.filter((x) => x.device === span.name).map((x) => x.state)).toEqual(['gone']);
+    expect(dm.infoOrNone(span.name)).toBeUndefined();
+    expect(await okJson(['recover'])).toEqual([]);
+    // Or activate again: the half-made device (here with its table loaded, not resumed) is made again.
+    await dm.create(span.name, { uuid: span.uuid });
+    await dm.loadRawTable(span.name, [{ start: 0n, length: 8n, type: 'zero', params: '' }]);
+    const redo = await dmctl(['--json', 'lvm', 'activate', VG]);
+    expect(redo.code, redo.stderr).toBe(3); // the error-type LV, refused as always
+    expect(devicesOfVg()).toEqual(whole);
+    await ok(['lvm', 'deactivate', VG]);
+    // A real SIGKILL at some point of an activation: recover, then activate, end as a clean activation.
+    for (const afterMs of [0, 40, 120]) {
+      const b = dmctlBackground(['lvm', 'activate', VG]);
+      await sleep(afterMs);
+      b.child.kill('SIGKILL');
+      await b.done;
+      for (const r of await okJson<{ device: string; state: string }[]>(['recover'])) expect(r.state, JSON.stringify(r)).toBe('gone');
+      for (const d of devicesOfVg()) expect(whole, d.name).toContainEqual(d);
+      expect((await dmctl(['lvm', 'activate', VG])).code).toBe(3);
+      expect(devicesOfVg()).toEqual(whole);
+      await ok(['lvm', 'deactivate', VG]);
+    }
   });
 });
