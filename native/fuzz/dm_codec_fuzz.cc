@@ -50,29 +50,30 @@ void CheckString(const std::string& s, size_t maxLen, const char* what, unsigned
   if (s.size() > maxLen) Fail(what, cmd);
 }
 
-bool SameTargets(const std::vector<dm::Target>& a, const std::vector<dm::Target>& b) {
+template <typename T, typename Eq>
+bool SameList(const std::vector<T>& a, const std::vector<T>& b, Eq eq) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); i++)
-    if (a[i].start != b[i].start || a[i].length != b[i].length || a[i].status != b[i].status ||
-        a[i].type != b[i].type || a[i].params != b[i].params)
-      return false;
+    if (!eq(a[i], b[i])) return false;
   return true;
+}
+
+bool SameTargets(const std::vector<dm::Target>& a, const std::vector<dm::Target>& b) {
+  return SameList(a, b, [](const dm::Target& x, const dm::Target& y) {
+    return x.start == y.start && x.length == y.length && x.status == y.status && x.type == y.type && x.params == y.params;
+  });
 }
 
 bool SameDevices(const std::vector<dm::Device>& a, const std::vector<dm::Device>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++)
-    if (a[i].name != b[i].name || a[i].major != b[i].major || a[i].minor != b[i].minor ||
-        a[i].eventNr != b[i].eventNr || a[i].uuid != b[i].uuid)
-      return false;
-  return true;
+  return SameList(a, b, [](const dm::Device& x, const dm::Device& y) {
+    return x.name == y.name && x.major == y.major && x.minor == y.minor && x.eventNr == y.eventNr && x.uuid == y.uuid;
+  });
 }
 
 bool SameVersions(const std::vector<dm::TargetVersion>& a, const std::vector<dm::TargetVersion>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++)
-    if (a[i].name != b[i].name || std::memcmp(a[i].version, b[i].version, sizeof a[i].version) != 0) return false;
-  return true;
+  return SameList(a, b, [](const dm::TargetVersion& x, const dm::TargetVersion& y) {
+    return x.name == y.name && std::memcmp(x.version, y.version, sizeof x.version) == 0;
+  });
 }
 
 template <typename T, typename Eq>
