@@ -279,13 +279,22 @@ describe('dmctl lvm beside a second process, and after a kill', () => {
 
   /** Holds LVM2's lock on the VG from another process (flock(1), as lvm2 takes it) until released. */
   async function holdVgLock(): Promise<{ release(): Promise<void> }> {
-    const holder = spawn('flock', ['-x', lockFile(), 'sh', '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Its own process group: the command flock(1) runs holds the lock too, so both go on release.
+    const holder = spawn('flock', ['-x', lockFile(), 'sh', '-c', 'echo held; exec sleep 600'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     await new Promise<void>((resolve, reject) => {
       holder.stdout!.once('data', () => resolve());
       holder.once('exit', (code) => reject(new Error(`flock exited ${code}`)));
     });
     const gone = new Promise<void>((r) => holder.once('exit', () => r()));
-    return { release: async () => { holder.kill('SIGKILL'); await gone; } };
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        process.kill(-holder.pid!, 'SIGKILL');
+        await gone;
+      },
+    };
   }
 
   it("activate and deactivate wait for LVM2's VG lock, and give up past --lock-timeout having changed nothing; lvm2 honours the same lock", async () => {
