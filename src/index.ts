@@ -28,6 +28,7 @@ export {
   loadTable, readTable, readStatus, statusAs, kernelDeviceProvider, kernelVersions, kernelTableProblems, devPathFormatter,
 } from './table/kernel';
 export type { DeviceRef, DeviceInfo, DeviceFlags } from './dm';
+export type { DeviceHeader } from './native';
 
 export {
   SECTOR_SIZE, parseSize, parseSectors, bytesToSectors, sectorsToBytes, formatSize,

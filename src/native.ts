@@ -76,17 +76,28 @@ export interface RawTargetVersion {
   version: [number, number, number];
 }
 
+/** What every dm-ioctl reply's header says about the device it addresses. */
+export interface DeviceHeader {
+  /** The device's name. */
+  name: string;
+  /** The device's dm uuid; '' when it has none. */
+  uuid: string;
+  /** Major device number. */
+  major: number;
+  /** Minor device number. */
+  minor: number;
+  /** How many openers the device has. */
+  openCount: number;
+  /** The device's event counter (see waitEvent). */
+  eventNr: number;
+  /** Targets in the table queried. */
+  targetCount: number;
+}
+
 /** A decoded reply: the header always, then whichever payload the command returns. */
-export interface RawReply {
+export interface RawReply extends DeviceHeader {
   version: [number, number, number];
   flags: number;
-  name: string;
-  uuid: string;
-  major: number;
-  minor: number;
-  openCount: number;
-  eventNr: number;
-  targetCount: number;
   /** Data-area size that was finally used (after any growth). */
   dataSize: number;
   /** How many times the buffer had to grow. */

@@ -9,7 +9,7 @@ export { DmFlag, decodeFlags } from '../dm/flags';
 export type { DeviceFlags } from '../dm/flags';
 export type { DeviceRef } from '../dm/device';
 export type { DeviceInfo, TargetLine } from '../dm/info';
-export type { RawTarget, RawTargetVersion } from '../native';
+export type { DeviceHeader, RawTarget, RawTargetVersion } from '../native';
 export type { BufferOptions, TargetInput } from '../dm/validate';
 export {
   version, versionSync, info, infoSync, listDevices, listDevicesSync, deps, depsSync,

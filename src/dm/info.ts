@@ -1,25 +1,11 @@
-import type { RawReply, RawTarget } from '../native';
+import type { DeviceHeader, RawReply, RawTarget } from '../native';
 import { decodeFlags } from './flags';
 import type { DeviceFlags } from './flags';
 
 /** What DEV_STATUS (and most other replies) say about a device: the reply's header, with the
  *  flags word decoded. `uuid` is '' when the device has none; `targetCount` counts the live table's
  *  targets (the inactive one's when that was queried). */
-export interface DeviceInfo {
-  /** The device's name. */
-  name: string;
-  /** The device's dm uuid; '' when it has none. */
-  uuid: string;
-  /** Major device number. */
-  major: number;
-  /** Minor device number. */
-  minor: number;
-  /** How many openers the device has. */
-  openCount: number;
-  /** The device's event counter (see waitEvent). */
-  eventNr: number;
-  /** Targets in the table queried. */
-  targetCount: number;
+export interface DeviceInfo extends DeviceHeader {
   /** The reply's flags word, decoded. */
   flags: DeviceFlags;
 }
