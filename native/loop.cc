@@ -27,14 +27,7 @@ int Ioctl(int fd, unsigned long req, unsigned long arg) {
   }
 }
 
-// Opens path off the JS thread; -1 with the failure recorded.
-int Open(threads::Failure* f, const std::string& path, int flags, const std::string& op) {
-  int fd;
-  do fd = open(path.c_str(), flags | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) f->Set("open", op, path);
-  return fd;
-}
+using threads::OpenRecorded;
 
 // Like losetup: read-write if we may (unprivileged members of group disk need it for the
 // mutating ioctls), read-only otherwise (root may use every ioctl on a read-only descriptor).
@@ -53,7 +46,7 @@ Napi::Value Control(const Napi::CallbackInfo& info, unsigned long req, const cha
   return threads::Promise<int>(
       info.Env(), name,
       [=](threads::Failure* f) {
-        UniqueFd ctl(Open(f, kControl, O_RDWR, name));
+        UniqueFd ctl = OpenRecorded(f, kControl, O_RDWR, name);
         if (ctl.get() < 0) return -1;
         int rc = Ioctl(ctl.get(), req, static_cast<unsigned long>(arg));
         if (rc < 0) f->Set("ioctl", name, kControl);
@@ -157,7 +150,7 @@ bool AttachOff(threads::Failure* f, const std::string& loopPath, const std::stri
   bool readOnly = (c.flags & LO_FLAGS_READ_ONLY) != 0;
   int fileFlags = (readOnly ? O_RDONLY : O_RDWR) | ((c.flags & LO_FLAGS_DIRECT_IO) ? O_DIRECT : 0);
   // Both descriptors close on return: the bound device keeps its own reference to the file.
-  UniqueFd file(Open(f, backing, fileFlags, "LOOP_CONFIGURE"));
+  UniqueFd file = OpenRecorded(f, backing, fileFlags, "LOOP_CONFIGURE");
   if (file.get() < 0) return false;
   UniqueFd loop = OpenLoop(f, loopPath, "LOOP_CONFIGURE");
   if (loop.get() < 0) return false;
@@ -220,7 +213,7 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
       [=](threads::Failure* f) {
         loop_info64 li;
         std::memset(&li, 0, sizeof li);
-        UniqueFd loop(Open(f, path, O_RDONLY, "LOOP_GET_STATUS64"));
+        UniqueFd loop = OpenRecorded(f, path, O_RDONLY, "LOOP_GET_STATUS64");
         if (loop.get() >= 0 && Ioctl(loop.get(), LOOP_GET_STATUS64, reinterpret_cast<unsigned long>(&li)) < 0)
           f->Set("ioctl", "LOOP_GET_STATUS64", path);
         return li;

@@ -25,11 +25,17 @@ class UniqueFd {
   int fd_;
 };
 
-// `op` names what the open was for (e.g. "LOOP_CONFIGURE"), so TypeScript can report the command.
-inline UniqueFd OpenOrThrow(Napi::Env env, const std::string& path, int flags, const std::string& op) {
+// open(2) with O_CLOEXEC, retried on EINTR; -1 with errno set.
+inline int OpenCloexec(const std::string& path, int flags) {
   int fd;
   do fd = open(path.c_str(), flags | O_CLOEXEC);
   while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+// `op` names what the open was for (e.g. "LOOP_CONFIGURE"), so TypeScript can report the command.
+inline UniqueFd OpenOrThrow(Napi::Env env, const std::string& path, int flags, const std::string& op) {
+  int fd = OpenCloexec(path, flags);
   if (fd < 0) throw ErrnoError(env, errno, "open", op, path);
   return UniqueFd(fd);
 }

@@ -27,10 +27,8 @@ Napi::Value FlushBuffers(const Napi::CallbackInfo& info) {
   return threads::Promise<int>(
       info.Env(), "BLKFLSBUF",
       [path](threads::Failure* f) {
-        UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-        if (fd.get() < 0)
-          f->Set("open", "BLKFLSBUF", path);
-        else if (ioctl(fd.get(), BLKFLSBUF, 0) < 0) f->Set("ioctl", "BLKFLSBUF", path);
+        UniqueFd fd = threads::OpenRecorded(f, path, O_RDONLY, "BLKFLSBUF");
+        if (fd.get() >= 0 && ioctl(fd.get(), BLKFLSBUF, 0) < 0) f->Set("ioctl", "BLKFLSBUF", path);
         return 0;
       },
       [](Napi::Env env, const int&) { return env.Undefined(); });

@@ -42,6 +42,7 @@ Stats PoolStats();
 }  // namespace threads
 
 #include "errno_error.h"
+#include "posix.h"
 
 namespace threads {
 
@@ -60,6 +61,13 @@ struct Failure {
     return false;
   }
 };
+
+// OpenOrThrow's twin for pool threads: the failure is recorded, the descriptor is -1.
+inline UniqueFd OpenRecorded(Failure* f, const std::string& path, int flags, const std::string& op) {
+  int fd = OpenCloexec(path, flags);
+  if (fd < 0) f->Set("open", op, path);
+  return UniqueFd(fd);
+}
 
 // A Promise for work(failure) run on a pool thread: rejected with the failure's ErrnoError when
 // work set one, else resolved with toJs(env, value).
