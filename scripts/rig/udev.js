@@ -3,14 +3,15 @@
 // udev itself, so Debian's `udev` package is fetched once (apt-get download, no install on the
 // host) and copied into the guest's overlay at boot. Its udevadm is linked statically against
 // systemd's shared code, so only libraries every Debian host has are needed.
-// DEVMAPPER_RIG_UDEV=1 starts systemd-udevd before the command, triggers and settles; without it
-// the files are there but nothing runs (test/integration/udev.test.ts starts udevd itself).
+// Unless DEVMAPPER_RIG_UDEV=0, systemd-udevd starts before the command, triggers and settles (as
+// scripts/test.js reports it); with 0 the files are there but nothing runs
+// (test/integration/udev.test.ts starts udevd itself).
 const { unpackDeb } = require('./assets');
 
 const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
 function udevWanted() {
-  return process.env.DEVMAPPER_RIG_UDEV === '1';
+  return process.env.DEVMAPPER_RIG_UDEV !== '0';
 }
 
 /** Shell lines for the start of cmd.sh (run as root inside the guest's chroot). */

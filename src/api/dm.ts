@@ -17,7 +17,7 @@ export {
   infoOrNone,
 } from '../dm/query';
 export type { InterfaceVersion, ListedDevice, TableQueryOptions } from '../dm/query';
-export { create, remove, removeAll, rename, nameOf } from '../dm/lifecycle';
+export { create, remove, removeAll, rename, nameOf, settledOpenCount } from '../dm/lifecycle';
 export type { CreateOptions, RemoveOptions, RemoveResult } from '../dm/lifecycle';
 export { suspend, resume, suspendResumeCycle, suspendSequence } from '../dm/suspend';
 export type { SuspendOptions, CycleResult, ResumeOptions, SuspendStep } from '../dm/suspend';

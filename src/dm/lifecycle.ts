@@ -94,6 +94,22 @@ export async function remove(ref: DeviceRef, o: RemoveOptions = {}): Promise<Rem
   }
 }
 
+/**
+ * The device's open count once a udev probe has let go of it: where udev runs, blkid opens a
+ * device for a moment after a resume, or after a close that wrote to it, and a refusal on that
+ * open would be spurious. Read again for about a second while it stays above zero, as remove()
+ * retries EBUSY; 0 when the device is gone.
+ */
+export async function settledOpenCount(ref: DeviceRef): Promise<number> {
+  let open = lookup(ref)?.openCount ?? 0;
+  if (open === 0 || !(await udevRunningCached())) return open;
+  for (let i = 0; open > 0 && i < 10; i++) {
+    await sleep(100);
+    open = lookup(ref)?.openCount ?? 0;
+  }
+  return open;
+}
+
 /** The device now, or undefined when there is none (the ioctl that follows says so). */
 function lookup(ref: DeviceRef): DeviceInfo | undefined {
   try {

@@ -71,12 +71,12 @@ export function lastChange(name: string): string {
   return p ? ` (last changed by ${p.operation} of process ${p.pid} at ${p.released ?? p.since})` : '';
 }
 
-/** The device is mounted or held open by someone. */
-export function inUse(d: Inspection): string | undefined {
+/** The device is mounted or held open by someone (not by a passing udev probe). */
+export async function inUse(d: Inspection): Promise<string | undefined> {
   const m = mountsOf(d.info);
   if (m.length) return `mounted on ${m.join(', ')}`;
-  if (d.info.openCount > 0) return `open (${d.info.openCount})`;
-  return undefined;
+  const open = d.info.openCount > 0 ? await dm.settledOpenCount(d.name) : 0;
+  return open > 0 ? `open (${open})` : undefined;
 }
 
 /**
@@ -230,7 +230,7 @@ export async function discard(name: string, o: DiscardOptions = {}): Promise<voi
       const d = await inspect(name);
       if (d.state !== 'diverted') throw refusal(`${name} is ${d.state}, not diverted${lastChange(name)}`, 'EINVAL');
       refuseMidChange(d, name);
-      const busy = inUse(d);
+      const busy = await inUse(d);
       if (busy && !o.force) throw refusal(`${name} is ${busy}: unmount it first, or pass force`, 'EBUSY');
       refuseInterrupted(name, d.state);
       return d;

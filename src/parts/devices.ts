@@ -157,7 +157,8 @@ export async function removePartitions(target: string): Promise<{ disk?: Disk; r
   if (!opened) return { removed: [] };
   const { disk } = opened;
   const devices = mappingsOf(disk);
-  const busy = devices.filter((d) => d.openCount > 0);
+  const busy = [];
+  for (const d of devices) if (d.openCount > 0 && (await dm.settledOpenCount(d.name)) > 0) busy.push(d);
   if (busy.length) {
     throw new PartsError('EBUSY', `${busy.map((d) => d.name).join(', ')} ${busy.length === 1 ? 'is' : 'are'} open or mounted: nothing was removed`);
   }

@@ -59,10 +59,10 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => {
-  if (ours && !ranBefore) {
-    ours.kill('SIGTERM');
-    ours = undefined;
-  }
+  if (ranBefore) return;
+  // As the guest was: no udevd, and no control socket left for kpartx or lvm to wait on forever.
+  killUdev();
+  fs.rmSync('/run/udev/control', { force: true });
 });
 
 /** The kernel's disk name of a dm device: dm-N. */
@@ -93,6 +93,18 @@ function udevLinks(name: string): string[] {
   return db.split('\n').filter((l) => l.startsWith('S:')).map((l) => l.slice(2));
 }
 const diskLinks = (name: string): string[] => udevLinks(name).filter((l) => l.startsWith('disk/'));
+
+/** Opens `dev` read-only in another process for `ms`, as blkid does when udev probes a device;
+ *  resolves once it is open. */
+async function holdOpen(dev: string, ms: number): Promise<ChildProcess> {
+  const code = `require('fs').openSync(process.argv[1], 'r'); process.stdout.write('open'); setTimeout(() => {}, ${ms})`;
+  const c = spawn(process.execPath, ['-e', code, dev], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    c.stdout!.once('data', resolve);
+    c.once('exit', (status) => reject(new Error(`the holder of ${dev} exited (${status})`)));
+  });
+  return c;
+}
 
 describe('udev: links', () => {
   it("a user's device gets /dev/mapper/<name> from udev and /dev/disk/by-uuid after mkfs, as one made by dmsetup", async () => {
@@ -190,6 +202,29 @@ describe('udev: churn and failure', () => {
     const byId = fs.existsSync('/dev/disk/by-id') ? fs.readdirSync('/dev/disk/by-id') : []; // udev drops empty dirs
     expect(byId.filter((e) => e.includes(prefix))).toEqual([]);
   }, 480_000);
+
+  it("an open as brief as udev's probe is waited out by discard and snapshot remove; an open that stays is refused", async () => {
+    const { name: v } = await twoSegmentDevice('v', 32);
+    const cow = (tag: string): { file: string; size: string } => ({ file: path.join(testDir(), `${tag}.cow`), size: '16M' });
+    await ops.divert(v, { cow: cow('p1') });
+    await holdOpen(dm.nodePath(v), 400);
+    await ops.discard(v);
+    expect(dm.infoSync(v).openCount).toBe(0);
+
+    await ops.divert(v, { cow: cow('p2') });
+    const holder = await holdOpen(dm.nodePath(v), 60_000);
+    await expect(ops.discard(v)).rejects.toThrow(/is open \(1\): unmount it first/);
+    expect((await ops.describe(v)).state).toBe('diverted');
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.once('exit', r));
+    await ops.discard(v);
+
+    const s = testName('s');
+    await ops.createSnapshot(v, s, { cow: cow('s') });
+    await holdOpen(dm.nodePath(s), 400);
+    await ops.removeSnapshot(s);
+    expect(dm.infoOrNone(s)).toBeUndefined();
+  }, 120_000);
 
   it('udev killed mid-test: nothing waits forever, nodes are made and removed by us, and udev takes over again', async () => {
     const l = await loop(8 * 1024 * 1024);
