@@ -3,9 +3,8 @@
 // removed keeps dmctl from racing vgchange, lvcreate or another dmctl on the same VG, as two lvm2
 // commands keep from racing each other.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { native } from '../native';
+import { retryLock, tryFlock } from '../flock';
 import { child, parseConfigText } from './config-text';
 import { LvmError } from './errors';
 
@@ -57,25 +56,29 @@ export async function withVgLock<T>(vg: string, o: VgLockOptions, fn: () => Prom
   const dir = lvmLockingDir();
   const file = path.join(dir, `V_${vg}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
-    const err = native.flockTry(fd, true);
-    if (err === 0 && stillNamed(fd, file)) {
+  let fd = -1;
+  const taken = await retryLock(() => {
+    for (;;) {
+      fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+      let got: boolean;
       try {
-        return await fn();
-      } finally {
+        got = tryFlock(fd, file);
+      } catch (e) {
         fs.closeSync(fd);
+        throw new LvmError('LOCKED', vg, `${(e as Error).message}; nothing was changed`);
       }
+      if (got && stillNamed(fd, file)) return true;
+      fs.closeSync(fd);
+      if (!got) return false;
+      // Locked a file lvm2 had just unlinked: take the new one.
     }
+  }, deadline, o.signal);
+  if (!taken) {
+    throw new LvmError('LOCKED', vg, `VG ${vg} is locked by another LVM command (${file}); ${o.signal?.aborted ? 'stopped waiting when interrupted' : 'gave up'} after ${Date.now() - started} ms; nothing was changed`);
+  }
+  try {
+    return await fn();
+  } finally {
     fs.closeSync(fd);
-    if (err === 0) continue; // locked a file lvm2 had just unlinked: take the new one
-    if (err !== os.constants.errno.EWOULDBLOCK && err !== os.constants.errno.EAGAIN) {
-      throw new LvmError('LOCKED', vg, `flock ${file} failed (errno ${err}); nothing was changed`);
-    }
-    const left = deadline - Date.now();
-    if (left <= 0 || o.signal?.aborted) {
-      throw new LvmError('LOCKED', vg, `VG ${vg} is locked by another LVM command (${file}); ${o.signal?.aborted ? 'stopped waiting when interrupted' : 'gave up'} after ${Date.now() - started} ms; nothing was changed`);
-    }
-    await new Promise((r) => setTimeout(r, Math.min(delay, left)));
   }
 }

@@ -6,11 +6,9 @@
 // two processes hold "the" lock at once.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { native } from '../native';
+import { retryLock, tryFlock } from '../flock';
 import { fileNameOf } from '../records';
-import { pause } from './wait';
 
 /** Default bound on the wait for a lock. */
 import { DEFAULT_LOCK_TIMEOUT_MS } from './defaults';
@@ -129,27 +127,19 @@ function openLockFile(device: string): number {
 async function acquire(device: string, record: LockRecord, deadline: number, started: number, signal?: AbortSignal): Promise<Held> {
   const fd = openLockFile(device);
   try {
-    for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
-      if (!held.has(device)) {
-        const err = native.flockTry(fd, true);
-        if (err === 0) {
-          const previous = readRecord(fd);
-          writeRecord(fd, record);
-          const h: Held = { fd, record, previous };
-          held.set(device, h);
-          return h;
-        }
-        if (err !== os.constants.errno.EWOULDBLOCK && err !== os.constants.errno.EAGAIN) {
-          throw Object.assign(new Error(`flock ${lockFile(device)} failed (errno ${err})`), { errno: err });
-        }
-      }
-      const left = deadline - Date.now();
-      if (left <= 0 || signal?.aborted) {
-        const holder = held.get(device)?.record ?? readRecord(fd);
-        throw new DeviceLockedError(device, record.operation, holder, holder ? alive(holder.pid) : false, Date.now() - started, !!signal?.aborted);
-      }
-      await pause(Math.min(delay, left), signal).catch(() => undefined);
-    }
+    let h: Held | undefined;
+    // Another operation of this process holds it: wait for it, do not flock again (flock would
+    // let a second descriptor of the same process wait on itself).
+    const taken = await retryLock(() => {
+      if (held.has(device) || !tryFlock(fd, lockFile(device))) return false;
+      h = { fd, record, previous: readRecord(fd) };
+      writeRecord(fd, record);
+      held.set(device, h);
+      return true;
+    }, deadline, signal);
+    if (taken) return h!;
+    const holder = held.get(device)?.record ?? readRecord(fd);
+    throw new DeviceLockedError(device, record.operation, holder, holder ? alive(holder.pid) : false, Date.now() - started, !!signal?.aborted);
   } catch (err) {
     fs.closeSync(fd);
     throw err;
