@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
 import type * as Ops from '../ops';
-import { lvm, ops } from './lazy';
+import { backup, lvm, ops } from './lazy';
 import { lockMs, lockOption, type LockOpt } from './lock-option';
 import { globals, intArg, sizeArg, tableText } from './args';
 import { CliError, Exit, usage } from './exit';
@@ -128,12 +128,13 @@ export function registerLiveVerbs(program: Command): void {
 
   lockOption(program
     .command('recover'))
-    .description('after a reboot or a killed dmctl: rebuild, finish or undo every recorded arrangement (diverted and merging devices), and remove LVM devices a killed lvm activate left half-made; changes nothing the second time')
+    .description('after a reboot or a killed dmctl: rebuild, finish or undo every recorded arrangement (diverted and merging devices), remove LVM devices a killed lvm activate left half-made, and what a killed backup left (its snapshot, its partial image); changes nothing the second time')
     .option('--wait', 'wait for a merge it resumes or finds running, and finish it')
     .action(async (o: LockOpt & { wait?: boolean }, cmd: Command) => {
       const reports: { device: string; state: string; found: string; did: string[]; error?: string }[] = [
         ...(await ops().recover({ wait: !!o.wait, lockTimeoutMs: lockMs(o) })),
         ...(await lvm().recoverActivations({ lockTimeoutMs: lockMs(o) })),
+        ...(await backup().recoverBackups()),
       ];
       if (globals(cmd).json) json(reports);
       else if (!reports.length) line('nothing to recover');

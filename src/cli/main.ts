@@ -5,6 +5,7 @@ import { registerChangeVerbs } from './dmsetup-change';
 import { registerQueryVerbs } from './dmsetup-query';
 import { errorLine, Exit, exitCodeOf } from './exit';
 import { registerLiveVerbs } from './live';
+import { registerBackupVerbs } from './backup';
 import { registerLoopVerbs } from './loop';
 import { registerMonitorVerbs } from './monitor';
 import { registerLvmVerbs } from './lvm';
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerChangeVerbs(program);
   registerLoopVerbs(program);
   registerLiveVerbs(program);
+  registerBackupVerbs(program);
   registerMonitorVerbs(program);
   registerPartsVerbs(program);
   registerLvmVerbs(program);

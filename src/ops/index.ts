@@ -57,7 +57,7 @@
 // 'divert:suspend V'); kernelRefusal() makes an error like the kernel's.
 //
 export { OperationError } from './errors';
-export { DeviceLockedError, DEFAULT_LOCK_TIMEOUT_MS, lockDir, lockFile } from './lock';
+export { DeviceLockedError, DEFAULT_LOCK_TIMEOUT_MS, lockDir, lockFile, withLocks, checkLockOptions } from './lock';
 export type { LockOptions, LockRecord } from './lock';
 export type { OperationState, DeviceState } from './errors';
 export { setFaultHook, kernelRefusal } from './faults';
@@ -75,6 +75,7 @@ export type { CowSpec, CowInfo } from './cow';
 export { StoreError, checkStoreDevice, checkStoreFile } from './store-check';
 export type { StoreProblem, StoreCheck, CheckedStore } from './store-check';
 export type { SnapshotStoreOptions, Persistence } from './options';
+export { checkOpsName } from './naming';
 export { BASE_SUFFIX, BASE_UUID_PREFIX, SNAP_UUID_PREFIX, baseName, baseUuid, snapUuid, baseOwner, uuidNonce } from './naming';
 export { createSnapshot, removeSnapshot, rollback } from './snapshots';
 export type { SnapshotOptions, SnapshotInfo, RollbackOptions } from './snapshots';
