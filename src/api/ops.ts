@@ -23,6 +23,8 @@ export type { CowEvent, GrowPolicy, WatchCowOptions, GrowResult } from '../ops/m
 export { monitor, Monitor } from '../ops/keep-watch';
 export type { MonitorOptions, MonitorEvent } from '../ops/keep-watch';
 export { recover, recoverDevice } from '../ops/recover';
+export { migrate } from '../ops/migrate';
+export type { MigrateOptions, MigrateProgress, MigrateResult } from '../ops/migrate';
 export { backup, recoverBackups, CopyMismatchError } from '../backup';
-export type { BackupOptions, BackupResult, CopyProgress } from '../backup';
+export type { BackupOptions, BackupResult, ChecksumKind, CopyProgress } from '../backup';
 export type { RecoverOptions, RecoverReport } from '../ops/recover';

@@ -10,7 +10,7 @@ import * as loop from '../loop';
 import * as ops from '../ops';
 import { fileNameOf, stateDir } from '../records';
 import { formatDevNum } from '../table';
-import { copyImage, type CopyProgress } from './copy';
+import { copyImage, type ChecksumKind, type CopyProgress } from './copy';
 import { readBackupRecord, removeBackupRecord, writeBackupRecord, type BackupRecord } from './record';
 
 /** Options of backup(). */
@@ -26,6 +26,8 @@ export interface BackupOptions extends ops.LockOptions {
   keepPartial?: boolean;
   /** Read size in bytes (default 1 MiB). */
   blockSize?: number;
+  /** crc32 (default where Node has zlib.crc32, 20.15+) or sha256 (what `sha256sum` prints). */
+  checksum?: ChecksumKind;
   /** Stops the copy: the snapshot and the partial file go, the device stays on its own table. */
   signal?: AbortSignal;
   /** Called as the copy and then the read-back advance (at most every 200 ms, and at each end). */
@@ -43,7 +45,8 @@ export interface BackupResult {
   bytesWritten: bigint;
   /** Bytes of zeros left as holes (file destinations). */
   holes: bigint;
-  /** sha256 of the image as read from the snapshot, equal to the destination's read back. */
+  /** `crc32:<hex>` or `sha256:<hex>` of the image as read from the snapshot, equal to the
+   *  destination's read back. */
   checksum: string;
   durationMs: number;
   /** The snapshot the copy read (removed). */
@@ -105,6 +108,7 @@ function checkOptions(o: BackupOptions): void {
   if (o.blockSize !== undefined && !(Number.isInteger(o.blockSize) && o.blockSize >= 4096 && o.blockSize % 4096 === 0 && o.blockSize <= 64 * 1024 * 1024)) {
     throw new RangeError('blockSize must be a multiple of 4096 between 4 KiB and 64 MiB');
   }
+  if (o.checksum !== undefined && o.checksum !== 'crc32' && o.checksum !== 'sha256') throw new RangeError(`checksum must be 'crc32' or 'sha256', got ${String(o.checksum)}`);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('onProgress must be a function');
   ops.checkLockOptions(o);
 }
@@ -162,7 +166,7 @@ async function copyOut(device: string, snap: string, p: Plan, o: BackupOptions) 
     fds.push(fs.openSync(dm.nodePath(snap), 'r'));
     fds.push(p.kind === 'file' ? fs.openSync(p.partial!, 'wx+', 0o600) : fs.openSync(o.to, fs.constants.O_RDWR | fs.constants.O_EXCL));
     const copy = await copyImage(fds[0], fds[1], {
-      size: p.size, sparse: p.kind === 'file', blockSize: o.blockSize, signal: ac.signal, onProgress: o.onProgress,
+      size: p.size, sparse: p.kind === 'file', blockSize: o.blockSize, checksum: o.checksum, signal: ac.signal, onProgress: o.onProgress,
       beforeVerify: async (fd) => {
         fs.fsyncSync(fd);
         if (p.kind === 'device') await loop.flushBuffers(o.to);

@@ -1,6 +1,6 @@
 // Public entry of backups: backup() and, for `dmctl recover`, recoverBackups().
 export { backup, backupSnapshotName } from './backup';
 export type { BackupOptions, BackupResult } from './backup';
-export type { CopyProgress, CopyResult } from './copy';
+export type { ChecksumKind, CopyProgress, CopyResult } from './copy';
 export { CopyMismatchError } from './copy';
 export { recoverBackups } from './recover';

@@ -61,7 +61,7 @@ describe('backup', () => {
     const was = condition(v);
     const img = image();
     const before = w.synced;
-    const r = await backup(v, { to: img });
+    const r = await backup(v, { to: img, checksum: 'sha256' });
     const after = w.synced;
     expect(after).toBeGreaterThan(before); // the writer went on during the copy
 
@@ -91,7 +91,7 @@ describe('backup', () => {
     const { name: v, loop: under } = await twoSegmentDevice('v', 16);
     const was = condition(v);
     const dest = await makeLoop(20 * MiB);
-    const r = await backup(v, { to: dest.path });
+    const r = await backup(v, { to: dest.path, checksum: 'sha256' });
     expect(r).toMatchObject({ kind: 'device', bytesWritten: BigInt(16 * MiB), holes: 0n });
     const head = Buffer.alloc(16 * MiB);
     const fd = fs.openSync(dest.path, 'r');

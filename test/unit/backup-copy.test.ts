@@ -3,6 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import zlib from 'node:zlib';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { copyImage, CopyMismatchError, dataRuns, type CopyProgress } from '../../src/backup/copy';
@@ -51,7 +52,9 @@ describe('copyImage', () => {
     const { file, bytes } = source();
     const { r, dst } = await copy(file);
     expect(fs.readFileSync(dst).equals(bytes)).toBe(true);
-    expect(r.checksum).toBe(`sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`);
+    expect(r.checksum).toBe(`crc32:${zlib.crc32(bytes).toString(16).padStart(8, '0')}`);
+    const { r: r2 } = await copy(file, { checksum: 'sha256' });
+    expect(r2.checksum).toBe(`sha256:${crypto.createHash('sha256').update(bytes).digest('hex')}`);
     // 64 KiB + two 4 KiB blocks for the 5 KiB run + the last 4 KiB.
     expect(r.bytesWritten).toBe(BigInt(64 * 1024 + 3 * 4096));
     expect(r.holes).toBe(BigInt(8 * MiB) - r.bytesWritten);
