@@ -7,6 +7,8 @@ const { ioctlCost } = require('./ioctl-cost');
 const { freeze } = require('./freeze');
 const { lvmActivate } = require('./lvm-activate');
 const { threadUse } = require('./threads');
+const { backupBench } = require('./backup');
+const { migrateBench } = require('./migrate');
 
 const SIZE = 64 * MiB;
 
@@ -42,6 +44,10 @@ async function runBenchmarks({ quick = false, where = {}, log = (m) => process.s
     log('C. LVM activation');
     result.lvm = await lvmActivate(ctx);
     result.threads = await threadUse(ctx);
+    log('E. backup');
+    result.backup = await backupBench(ctx);
+    log('F. migration');
+    result.migrate = await migrateBench(ctx);
   } finally {
     problems = await fx.cleanup();
     for (const p of problems) log(`cleanup: ${p}`);

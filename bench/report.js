@@ -53,6 +53,30 @@ const ms = (x) => `${x.toFixed(2)} ms`;
 const lagLine = (label, m) =>
   `  ${pad(label, 52)}${lpad(ms(m.lag.medianMaxMs), 11)}${lpad(ms(m.lag.maxMs), 11)}${lpad(ms(m.lag.p99Ms), 11)}${lpad(ms(m.heldMs), 11)}`;
 
+/** A section that may be missing from older results or skipped where its tools are missing. */
+function optional(title, b, lines) {
+  if (!b) return [];
+  if (b.skipped) return [title, `  skipped: ${b.skipped}`, ''];
+  return [title, ...lines(b), ''];
+}
+
+const seconds = (x) => `${(x / 1000).toFixed(2)} s`;
+
+function migrateSection(r) {
+  return optional('F. Migration of a dense volume (issue 13): devmapper against a dmsetup mirror table and a polling loop', r, (b) => [
+    `  ${b.sizeMiB} MiB, median of ${b.rounds} alternating rounds: recipe ${seconds(b.medianMs.recipe)}; ops.migrate ${seconds(b.medianMs.library)} (ratio ${b.ratio.toFixed(2)}, target <= ${b.target})`,
+    `  CPU while the kernel copies: ops.migrate's follow ${b.cpuPercent.libraryWaiting.toFixed(2)}% (target < ${b.cpuTarget}%); whole runs: ops.migrate ${b.cpuPercent.library.toFixed(2)}%, the recipe's shell and dmsetup ${b.cpuPercent.recipe.toFixed(2)}%`,
+  ]);
+}
+
+function backupSection(r) {
+  return optional('E. Backup of a dense volume (issue 13): devmapper against dmsetup snapshot + dd bs=1M conv=sparse + removal', r, (b) => [
+    `  ${b.sizeMiB} MiB, median of ${b.rounds} alternating rounds, page cache dropped before each:`,
+    `  recipe ${seconds(b.medianMs.recipe)}; ops.backup ${seconds(b.medianMs.library)} (ratio ${b.ratio.library.toFixed(2)}, target <= ${b.target}); dmctl backup ${seconds(b.medianMs.cli)} (ratio ${b.ratio.cli.toFixed(2)})`,
+    `  CPU seconds: recipe ${b.cpuSeconds.recipe.toFixed(2)}, ops.backup ${b.cpuSeconds.library.toFixed(2)} (with the CRC-32 of the image as read and as read back), dmctl ${b.cpuSeconds.cli.toFixed(2)}`,
+  ]);
+}
+
 function threadsSection(t) {
   const title = 'D. Blocking calls on their own threads (issue 14)';
   if (!t) return [`${title}: not run`, ''];
@@ -111,6 +135,8 @@ function format(r) {
   lines.push('C. LVM activation (issue 12): a VG of 200 one-extent linear LVs, no udev, each spawned from Node');
   lines.push(...section('dmctl lvm activate against vgchange -ay', r.lvm));
   lines.push(...threadsSection(r.threads));
+  lines.push(...backupSection(r.backup));
+  lines.push(...migrateSection(r.migrate));
   if (r.cleanupProblems) lines.push(`cleanup problems: ${r.cleanupProblems.join('; ')}`);
   lines.push(`took ${r.seconds} s`);
   return lines.join('\n');

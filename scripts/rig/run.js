@@ -14,7 +14,7 @@ const { udevPrelude } = require('./udev');
 
 const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 const PASS_ENV = ['PATH', 'CI', 'TERM', 'NODE_OPTIONS', 'DEVMAPPER_DEBUG', 'FORCE_COLOR', 'NO_COLOR',
-  'DEVMAPPER_RIG_KERNEL', 'DEVMAPPER_RIG_UDEV'];
+  'DEVMAPPER_RIG_KERNEL', 'DEVMAPPER_RIG_UDEV', 'DEVMAPPER_KILL_ALL'];
 
 function parseArgs(argv) {
   const opts = { timeout: 3600, mem: 4096, kernel: undefined, cmd: [] };

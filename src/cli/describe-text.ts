@@ -19,6 +19,11 @@ export function describeText(d: ops.Description): string {
   if (d.chunkSectors !== undefined) rows.push(['chunk', `${d.chunkSectors} sectors, store ${d.persistent}`]);
   if (d.merge) rows.push(['merge', d.merge.failed ? 'FAILED' : d.merge.complete ? 'complete (run dmctl merge to finish)' : 'in progress']);
   for (const s of d.snapshots ?? []) rows.push(['snapshot', `${s.name}: ${cowText(s.cow)}`]);
+  if (d.migration) {
+    const m = d.migration;
+    const pct = m.totalRegions > 0n ? `${((100 * Number(m.inSyncRegions)) / Number(m.totalRegions)).toFixed(1)}%` : 'starting';
+    rows.push(['migration', `through ${m.mirror}: ${pct} in sync (${m.inSyncRegions}/${m.totalRegions} regions), health ${m.health || '-'}`]);
+  }
   if (d.leftoverBase) rows.push(['leftover', `${d.leftoverBase} (left by an interrupted operation)`]);
   const w = Math.max(...rows.map(([k]) => k.length)) + 1;
   return rows.map(([k, v]) => `${`${k}:`.padEnd(w)} ${v}`).join('\n') + '\n';

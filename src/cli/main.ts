@@ -6,6 +6,7 @@ import { registerQueryVerbs } from './dmsetup-query';
 import { errorLine, Exit, exitCodeOf } from './exit';
 import { registerLiveVerbs } from './live';
 import { registerBackupVerbs } from './backup';
+import { registerMigrateVerbs } from './migrate';
 import { registerLoopVerbs } from './loop';
 import { registerMonitorVerbs } from './monitor';
 import { registerLvmVerbs } from './lvm';
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   registerLoopVerbs(program);
   registerLiveVerbs(program);
   registerBackupVerbs(program);
+  registerMigrateVerbs(program);
   registerMonitorVerbs(program);
   registerPartsVerbs(program);
   registerLvmVerbs(program);

@@ -1,14 +1,14 @@
 // describe(): what a device is, from the kernel's tables alone (names, uuids, tables, status).
 import * as dm from '../dm';
 import type { RawTarget } from '../native';
-import { parseDevNum, parseSnapshotStatus, percentFull, type DevNum, type SnapshotStatus } from '../table';
+import { parseDevNum, parseSnapshotStatus, parseStatus, percentFull, type DevNum, type SnapshotStatus } from '../table';
 import { cowInfo, type CowInfo } from './cow';
 import { devKey, dmDeviceAt, infoOrNone, liveTable, pathOf, tableText } from './kernel';
 import { refusal } from './errors';
-import { baseName, baseOwner, isSnapUuid } from './naming';
+import { baseName, baseOwner, isMoveUuid, isSnapUuid, migrationOwner } from './naming';
 
-/** What a device is to devmapper: plain, diverted, merging, origin or snapshot. */
-export type DeviceRole = 'plain' | 'diverted' | 'merging' | 'origin' | 'snapshot';
+/** What a device is to devmapper: plain, diverted, merging, origin, snapshot or migrating. */
+export type DeviceRole = 'plain' | 'diverted' | 'merging' | 'origin' | 'snapshot' | 'migrating';
 
 /** A COW store with its snapshot status and fill level. */
 export interface CowState extends CowInfo {
@@ -30,7 +30,8 @@ export interface Description {
   name: string;
   /** plain: no devmapper snapshot; diverted: writes go to a COW over a frozen base; merging: the
    *  COW is being merged (back) into the base; origin: live origin with point-in-time snapshots;
-   *  snapshot: a point-in-time snapshot of `origin`. */
+   *  snapshot: a point-in-time snapshot of `origin`; migrating: its data is being moved to another
+   *  disk by migrate(). */
   state: DeviceRole;
   suspended: boolean;
   /** The hidden device holding the original table (diverted, merging, origin, snapshot). */
@@ -47,6 +48,8 @@ export interface Description {
   origin?: string;
   /** plain: a base device left over by an interrupted operation. */
   leftoverBase?: string;
+  /** migrating: the mirror that copies, and how far it is (regions in sync of all). */
+  migration?: { mirror: string; inSyncRegions: bigint; totalRegions: bigint; health: string };
 }
 
 /** Internal view with the raw pieces the operations need. */
@@ -98,6 +101,8 @@ export async function inspect(name: string): Promise<Inspection> {
   const info = dm.infoSync(name);
   const table = liveTable(name);
   const out: Inspection = { name, state: 'plain', suspended: info.flags.suspended, info, table };
+  const moving = migrationOf(name, table);
+  if (moving) return { ...out, state: 'migrating', migration: moving };
   const t = table.length === 1 && SNAP_TYPES.has(table[0].type) ? table[0] : undefined;
   const w = t ? words(t.params) : [];
   const originNum = t ? parseDevNum(w[0]) : undefined;
@@ -142,6 +147,18 @@ export async function inspect(name: string): Promise<Inspection> {
   }
   out.state = 'diverted';
   return out;
+}
+
+/** V's table is one linear over its migration's mirror: the mirror and its progress. */
+function migrationOf(name: string, table: RawTarget[]): Description['migration'] {
+  if (table.length !== 1 || table[0].type !== 'linear') return undefined;
+  const num = parseDevNum(words(table[0].params)[0]);
+  const m = num ? dmDeviceAt(num) : undefined;
+  if (!m || !isMoveUuid(m.uuid) || migrationOwner(m.uuid) !== name) return undefined;
+  const st = dm.statusSync(m.name)[0];
+  if (st?.type !== 'mirror') return { mirror: m.name, inSyncRegions: 0n, totalRegions: 0n, health: '' };
+  const s = parseStatus('mirror', st.params);
+  return { mirror: m.name, inSyncRegions: s.inSyncRegions, totalRegions: s.totalRegions, health: s.health.join('') };
 }
 
 /** What `name` is, from the kernel's device list and tables alone. */

@@ -83,6 +83,8 @@ export { watchCow, growCow, CowWatcher } from './monitor';
 export { monitor, Monitor } from './keep-watch';
 export type { MonitorOptions, MonitorEvent } from './keep-watch';
 export { recover, recoverDevice } from './recover';
+export { migrate } from './migrate';
+export type { MigrateOptions, MigrateProgress, MigrateResult } from './migrate';
 export type { RecoverOptions, RecoverReport } from './recover';
 export type { DivertRecord, CowRecord } from './record';
 export type { OriginRecord, SnapRecord } from './origin-record';

@@ -16,6 +16,8 @@ import { cowWasLoaded, headSum, identities, readDivertRecord, readRecord, remove
 import { removeDevice, Tx } from './transaction';
 import { dropOwnedCow, Finder, rebuildPlain, settle } from './rebuild';
 import { originDevices, recoverOrigin } from './recover-origin';
+import { recoverMigration } from './migrate';
+import { migrationRecordNames, readMigrationRecord } from './migrate-record';
 
 /** Options of recover() and recoverDevice(). */
 export interface RecoverOptions extends LockOptions {
@@ -32,7 +34,7 @@ export interface RecoverReport {
   /** What it did, step by step; empty when nothing was needed. */
   did: string[];
   /** The device's state afterwards; 'refused' when recover changed nothing and says why. */
-  state: 'diverted' | 'merging' | 'origin' | 'plain' | 'gone' | 'refused';
+  state: 'diverted' | 'merging' | 'origin' | 'migrating' | 'plain' | 'gone' | 'refused';
   error?: string;
 }
 
@@ -58,7 +60,24 @@ export async function recover(o: RecoverOptions = {}): Promise<RecoverReport[]> 
     await removeDevice(d.name);
     out.push({ device: owner, found: `a base ${d.name} that nothing uses and no record names`, did: [`removed ${d.name}`], state: infoOrNone(owner) ? 'plain' : 'gone' });
   }
+  for (const name of migrationRecordNames()) out.push(await recoverMigrationOf(name, o));
   return out;
+}
+
+/** A migration a killed process (or a reboot) interrupted: followed, finished or undone. */
+async function recoverMigrationOf(name: string, o: RecoverOptions): Promise<RecoverReport> {
+  const did: string[] = [];
+  try {
+    return await withLocks('recover', [name], o, async () => {
+      const r = readMigrationRecord(name);
+      if (!r) return { device: name, found: 'no migration record (another process finished it)', did, state: infoOrNone(name) ? 'plain' : 'gone' };
+      const found = `a migration to ${r.to.path} started by process ${r.pid} at ${r.started}`;
+      const state = await recoverMigration(r, o, did);
+      return { device: name, found, did, state };
+    });
+  } catch (err) {
+    return { device: name, found: 'a migration record', did, state: 'refused', error: (err as Error).message };
+  }
 }
 
 /** Recovers one recorded device under its lock. */

@@ -20,6 +20,7 @@ const run = {
   'remove-snapshot': (a, o) => ops.removeSnapshot(a[0], o),
   rollback: (a, o) => ops.rollback(a[0], o),
   'grow-cow': (a, o) => ops.growCow(a[0], a[1], o),
+  migrate: (a, o) => ops.migrate(a[0], o),
 }[spec.op];
 run(spec.args, spec.opts ?? {}).then(
   () => process.stdout.write('done\n'),
