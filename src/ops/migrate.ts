@@ -34,7 +34,7 @@ export interface MigrateOptions extends LockOptions {
   regionSectors?: number;
   /** Progress while waiting, in bytes of the device in sync on the new disk. */
   onProgress?: (p: MigrateProgress) => void;
-  /** Pause between two status reads while waiting (default 500 ms). */
+  /** Pause between two status reads while waiting (default 1000 ms). */
   pollMs?: number;
   /** Stops the wait (the migration goes on in the kernel) and the wait for a lock. */
   signal?: AbortSignal;
@@ -150,14 +150,27 @@ function mirrorState(mirror: string): { inSync: bigint; total: bigint; healthy: 
 /** Polls the mirror until every region is in sync; a failed leg ends the wait with an error. */
 async function waitInSync(name: string, o: MigrateOptions): Promise<void> {
   const length = tableLength(dm.tableSync(name)) * 512n;
+  const gone = async (): Promise<never> => {
+    throw refused('migrate', 'wait', refusal(`${name} is ${(await inspect(name)).state}: another process finished or aborted its migration`, 'EINVAL'));
+  };
+  const d = await inspect(name);
+  if (d.state !== 'migrating') return gone();
+  const mirror = d.migration!.mirror;
+  // One status read of the mirror per poll: the waiting process stays near idle while the kernel copies.
   for (;;) {
-    const d = await inspect(name);
-    if (d.state !== 'migrating') throw refused('migrate', 'wait', refusal(`${name} is ${d.state}: another process finished or aborted its migration`, 'EINVAL'));
-    const m = d.migration!;
-    if (m.totalRegions > 0n) o.onProgress?.({ done: (length * m.inSyncRegions) / m.totalRegions, total: length });
-    if (m.health && !/^A+$/.test(m.health)) throw refused('migrate', 'wait', refusal(`a leg of ${m.mirror} failed (health ${m.health}): 'dmctl migrate ${name} --abort' puts ${name} back on its own disk`, 'EIO'));
-    if (m.totalRegions > 0n && m.inSyncRegions === m.totalRegions) return;
-    await pause(o.pollMs ?? 500, o.signal);
+    let m: ReturnType<typeof mirrorState>;
+    try {
+      m = mirrorState(mirror);
+    } catch {
+      return gone();
+    }
+    if (m.total > 0n) o.onProgress?.({ done: (length * m.inSync) / m.total, total: length });
+    if (!m.healthy && m.health) throw refused('migrate', 'wait', refusal(`a leg of ${mirror} failed (health ${m.health}): 'dmctl migrate ${name} --abort' puts ${name} back on its own disk`, 'EIO'));
+    if (m.total > 0n && m.inSync === m.total) {
+      if ((await inspect(name)).state !== 'migrating') return gone();
+      return;
+    }
+    await pause(o.pollMs ?? 1000, o.signal);
   }
 }
 
