@@ -44,10 +44,14 @@ void Worker() {
     p.idle--;
     lock.unlock();
     job.work();
+    // Idle before the result reaches JS: whoever sees the result finds this thread counted idle
+    // (it only hands the result over and drops the job before it waits again).
+    lock.lock();
+    p.idle++;
+    lock.unlock();
     job.completion->Deliver();
     job = Job();
     lock.lock();
-    p.idle++;
   }
 }
 

@@ -29,7 +29,17 @@ export async function detach(device: string | number): Promise<void> {
  * for that hold to end. A real holder (a mount, a dm table) outlasts the wait; the detach stays lazy.
  */
 export async function udevHoldEnds(n: number): Promise<void> {
-  if (!(await udevRunning())) return;
+  // Claimed by a device above it (a dm table holding a COW store): the detach stays lazy until that
+  // table goes, and waiting would only cost the full bound (2 s on every divert and snapshot).
+  if (holders(n).length || !(await udevRunning())) return;
   const end = Date.now() + UDEV_HOLD_MS;
   while (fs.existsSync(`/sys/block/loop${n}/loop/backing_file`) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+}
+
+function holders(n: number): string[] {
+  try {
+    return fs.readdirSync(`/sys/block/loop${n}/holders`);
+  } catch {
+    return [];
+  }
 }
