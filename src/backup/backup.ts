@@ -72,13 +72,11 @@ function deviceBytes(device: string): bigint {
   return BigInt(fs.readFileSync(`/sys/dev/block/${formatDevNum(i)}/size`, 'utf8').trim()) * 512n;
 }
 
-const refuse = (message: string, code: string): Error => Object.assign(new Error(message), { code });
-
 async function plan(device: string, snap: string, o: BackupOptions): Promise<Plan> {
-  if (!dm.infoOrNone(device)) throw refuse(`no device named ${device}`, 'ENXIO');
+  if (!dm.infoOrNone(device)) throw ops.refusal(`no device named ${device}`, 'ENXIO');
   const r = readBackupRecord(device);
-  if (r) throw refuse(`a backup of ${device} by process ${r.pid} (started ${r.started}) did not finish: run 'dmctl recover' first`, 'EBUSY');
-  if (dm.infoOrNone(snap)) throw refuse(`a device named ${snap} already exists: another backup of ${device}?`, 'EEXIST');
+  if (r) throw ops.refusal(`a backup of ${device} by process ${r.pid} (started ${r.started}) did not finish: run 'dmctl recover' first`, 'EBUSY');
+  if (dm.infoOrNone(snap)) throw ops.refusal(`a device named ${snap} already exists: another backup of ${device}?`, 'EEXIST');
   const size = deviceBytes(device);
   const st = fs.statSync(o.to, { throwIfNoEntry: false });
   let kind: Plan['kind'];
@@ -87,17 +85,17 @@ async function plan(device: string, snap: string, o: BackupOptions): Promise<Pla
     kind = 'device';
     await ops.checkStoreDevice(o.to, { serves: device, minBytes: size, role: 'destination' });
   } else {
-    if (st) throw refuse(`destination ${o.to} exists: remove it or name a new file`, 'EEXIST');
+    if (st) throw ops.refusal(`destination ${o.to} exists: remove it or name a new file`, 'EEXIST');
     const dir = fs.statSync(path.dirname(o.to), { throwIfNoEntry: false });
-    if (!dir?.isDirectory()) throw refuse(`destination ${o.to}: ${path.dirname(o.to)} is not a directory`, 'ENOENT');
+    if (!dir?.isDirectory()) throw ops.refusal(`destination ${o.to}: ${path.dirname(o.to)} is not a directory`, 'ENOENT');
     await ops.checkStoreFile(o.to, { serves: device, role: 'destination' });
     kind = 'file';
     partial = `${o.to}.partial`;
-    if (fs.existsSync(partial)) throw refuse(`${partial} exists (a partial image an earlier backup kept?): remove it first`, 'EEXIST');
+    if (fs.existsSync(partial)) throw ops.refusal(`${partial} exists (a partial image an earlier backup kept?): remove it first`, 'EEXIST');
   }
   const cowSize = size / 16n > 16n * MiB ? size / 16n - ((size / 16n) % 512n) : 16n * MiB;
   const cowFile = kind === 'file' ? `${o.to}.cow` : path.join(stateDir(), 'backups', `${fileNameOf(device)}.cow`);
-  if (o.cow === undefined && fs.existsSync(cowFile)) throw refuse(`${cowFile} exists: remove it, or give a COW store`, 'EEXIST');
+  if (o.cow === undefined && fs.existsSync(cowFile)) throw ops.refusal(`${cowFile} exists: remove it, or give a COW store`, 'EEXIST');
   return { size, kind, partial, cow: o.cow ?? { file: cowFile, size: cowSize } };
 }
 
@@ -157,7 +155,7 @@ async function copyOut(device: string, snap: string, p: Plan, o: BackupOptions) 
   const watcher = ops.watchCow(snap, { grow: typeof p.cow === 'object', thresholds: [] });
   watcher.on('event', (e: ops.CowEvent) => {
     if (e.type === 'grown') grown++;
-    if (e.type === 'invalid' || e.type === 'overflow' || e.type === 'cannot-grow') ac.abort(refuse(`the snapshot's COW store ${e.type === 'cannot-grow' ? `cannot grow (${e.reason})` : 'filled up'}: writes to ${device} during the copy need a larger one`, 'ENOSPC'));
+    if (e.type === 'invalid' || e.type === 'overflow' || e.type === 'cannot-grow') ac.abort(ops.refusal(`the snapshot's COW store ${e.type === 'cannot-grow' ? `cannot grow (${e.reason})` : 'filled up'}: writes to ${device} during the copy need a larger one`, 'ENOSPC'));
   });
   const completed = ['check', 'snapshot'];
   let step = 'copy';

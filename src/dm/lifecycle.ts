@@ -66,8 +66,11 @@ export interface RemoveResult {
   deferred: boolean;
 }
 
+/** How long a udev probe may hold a device: what remove() retries and settledOpenCount() waits out. */
+const UDEV_PROBE = { attempts: 10, delayMs: 100 };
+
 function retryPlan(r: RemoveOptions['retry'], udev: boolean): { attempts: number; delayMs: number } {
-  if (r === false) return udev ? { attempts: 10, delayMs: 100 } : { attempts: 1, delayMs: 0 };
+  if (r === false) return udev ? UDEV_PROBE : { attempts: 1, delayMs: 0 };
   if (r === undefined || r === true) return { attempts: 25, delayMs: 200 };
   return r;
 }
@@ -103,8 +106,8 @@ export async function remove(ref: DeviceRef, o: RemoveOptions = {}): Promise<Rem
 export async function settledOpenCount(ref: DeviceRef): Promise<number> {
   let open = lookup(ref)?.openCount ?? 0;
   if (open === 0 || !(await udevRunningCached())) return open;
-  for (let i = 0; open > 0 && i < 10; i++) {
-    await sleep(100);
+  for (let i = 0; open > 0 && i < UDEV_PROBE.attempts; i++) {
+    await sleep(UDEV_PROBE.delayMs);
     open = lookup(ref)?.openCount ?? 0;
   }
   return open;

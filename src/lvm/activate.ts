@@ -195,7 +195,7 @@ async function deactivate(vgName: string, o: LvmSelection): Promise<Deactivation
   if (!all.length) findVolumeGroup(scan, vgName); // refuses a VG that is neither on disk nor active
   const active = all.filter((a) => !o.lvs?.length || o.lvs.includes(a.lv));
   const busy = [];
-  for (const a of active) if (a.info.openCount > 0 && (await dm.settledOpenCount(a.info.name)) > 0) busy.push(a);
+  for (const a of active) if ((await dm.settledOpenCount(a.info.name)) > 0) busy.push(a);
   if (busy.length) {
     throw new LvmError('BUSY', vgName, `${busy.map((b) => b.info.name).join(', ')} ${busy.length === 1 ? 'is' : 'are'} open or mounted: nothing was removed`);
   }

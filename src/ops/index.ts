@@ -56,7 +56,7 @@
 // Tests: setFaultHook(fn) is called before every step with '<operation>:<step>' (e.g.
 // 'divert:suspend V'); kernelRefusal() makes an error like the kernel's.
 //
-export { OperationError } from './errors';
+export { OperationError, refusal } from './errors';
 export { DeviceLockedError, DEFAULT_LOCK_TIMEOUT_MS, lockDir, lockFile, withLocks, checkLockOptions } from './lock';
 export type { LockOptions, LockRecord } from './lock';
 export type { OperationState, DeviceState } from './errors';

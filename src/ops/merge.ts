@@ -75,7 +75,7 @@ export function lastChange(name: string): string {
 export async function inUse(d: Inspection): Promise<string | undefined> {
   const m = mountsOf(d.info);
   if (m.length) return `mounted on ${m.join(', ')}`;
-  const open = d.info.openCount > 0 ? await dm.settledOpenCount(d.name) : 0;
+  const open = await dm.settledOpenCount(d.name);
   return open > 0 ? `open (${open})` : undefined;
 }
 

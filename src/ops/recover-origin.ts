@@ -169,7 +169,7 @@ async function afterReboot(r: OriginRecord, did: string[], found: string, o: Rec
   if (vExists) {
     const info = dm.infoSync(name);
     const m = mountsOf(info);
-    if (m.length || (info.openCount > 0 && (await dm.settledOpenCount(name)) > 0)) throw refusal(`${name} is ${m.length ? `mounted on ${m.join(', ')}` : 'open'}: its snapshots need it to be their origin again; unmount it, then run 'dmctl recover'`, 'EBUSY');
+    if (m.length || (await dm.settledOpenCount(name)) > 0) throw refusal(`${name} is ${m.length ? `mounted on ${m.join(', ')}` : 'open'}: its snapshots need it to be their origin again; unmount it, then run 'dmctl recover'`, 'EBUSY');
     table = liveTable(name);
   } else table = await finder.table(r);
   const tx = new Tx('recover');

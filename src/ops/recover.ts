@@ -200,7 +200,7 @@ async function rebuild(r: DivertRecord, did: string[], vExists: boolean): Promis
   if (vExists) {
     const info = dm.infoSync(name);
     const m = mountsOf(info);
-    if (m.length || (info.openCount > 0 && (await dm.settledOpenCount(name)) > 0)) {
+    if (m.length || (await dm.settledOpenCount(name)) > 0) {
       throw refusal(`${name} is ${m.length ? `mounted on ${m.join(', ')}` : 'open'}: its writes since the divert are in its COW store, and must go back before it is used; unmount it (it may show old data), then run 'dmctl recover'`, 'EBUSY');
     }
     table = liveTable(name);

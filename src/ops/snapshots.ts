@@ -113,7 +113,7 @@ export async function removeSnapshot(snapName: string, o: LockOptions = {}): Pro
       const s = await inspect(snapName);
       if (s.state !== 'snapshot') throw refusal(`${snapName} is ${s.state}, not a snapshot made by createSnapshot${lastChange(snapName)}`, 'EINVAL');
       sameOrigin(s.origin!, origin);
-      if (s.info.openCount > 0 && (await dm.settledOpenCount(snapName)) > 0) throw refusal(`${snapName} is open or mounted`, 'EBUSY');
+      if ((await dm.settledOpenCount(snapName)) > 0) throw refusal(`${snapName} is open or mounted`, 'EBUSY');
       const v = await inspect(s.origin!);
       if (v.state !== 'origin' && v.state !== 'merging') throw refusal(`its origin ${s.origin} is ${v.state}`, 'EINVAL');
       refuseMidChange(v, v.name);
@@ -171,7 +171,7 @@ export async function rollback(snapName: string, o: RollbackOptions = {}): Promi
       const s = await inspect(snapName);
       if (s.state !== 'snapshot') throw refusal(`${snapName} is ${s.state}, not a snapshot made by createSnapshot${lastChange(snapName)}`, 'EINVAL');
       sameOrigin(s.origin!, locked);
-      if (s.info.openCount > 0 && (await dm.settledOpenCount(snapName)) > 0) throw refusal(`${snapName} is open or mounted`, 'EBUSY');
+      if ((await dm.settledOpenCount(snapName)) > 0) throw refusal(`${snapName} is open or mounted`, 'EBUSY');
       if (s.persistent === 'N') throw refusal('a transient (N) snapshot cannot be merged', 'EINVAL');
       if (s.cow!.status.state !== 'active') throw refusal(`${snapName} is ${s.cow!.status.state}: it cannot be merged`, 'EIO');
       const v = await inspect(s.origin!);

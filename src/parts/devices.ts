@@ -158,7 +158,7 @@ export async function removePartitions(target: string): Promise<{ disk?: Disk; r
   const { disk } = opened;
   const devices = mappingsOf(disk);
   const busy = [];
-  for (const d of devices) if (d.openCount > 0 && (await dm.settledOpenCount(d.name)) > 0) busy.push(d);
+  for (const d of devices) if ((await dm.settledOpenCount(d.name)) > 0) busy.push(d);
   if (busy.length) {
     throw new PartsError('EBUSY', `${busy.map((d) => d.name).join(', ')} ${busy.length === 1 ? 'is' : 'are'} open or mounted: nothing was removed`);
   }
