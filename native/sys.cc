@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include <cstdlib>
+#include <cstring>
+
 #include "addon.h"
 #include "posix.h"
 #include "threads.h"
@@ -44,10 +47,26 @@ Napi::Value MknodBlock(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// O_DIRECT wants memory aligned to the device's logical block size, and JS allocations promise
+// no alignment: page-aligned memory, freed when the Buffer is collected.
+Napi::Value AlignedBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  size_t size = static_cast<size_t>(IntArg(info, 0, 1, int64_t{1} << 30, "size"));
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 4096, size) != 0) throw ErrnoError(env, ENOMEM, "posix_memalign", "alignedBuffer", "");
+  std::memset(mem, 0, size);
+  Napi::MemoryManagement::AdjustExternalMemory(env, static_cast<int64_t>(size));
+  return Napi::Buffer<uint8_t>::New(env, static_cast<uint8_t*>(mem), size, [size](Napi::Env e, uint8_t* p) {
+    std::free(p);
+    Napi::MemoryManagement::AdjustExternalMemory(e, -static_cast<int64_t>(size));
+  });
+}
+
 }  // namespace
 
 void InitSys(Napi::Env env, Napi::Object exports) {
   exports.Set("blockDeviceSize", Napi::Function::New(env, BlockDeviceSize, "blockDeviceSize"));
   exports.Set("flushBuffers", Napi::Function::New(env, FlushBuffers, "flushBuffers"));
+  exports.Set("alignedBuffer", Napi::Function::New(env, AlignedBuffer, "alignedBuffer"));
   exports.Set("mknodBlock", Napi::Function::New(env, MknodBlock, "mknodBlock"));
 }

@@ -205,6 +205,8 @@ export interface Native {
   /** BLKFLSBUF: write back and drop the block device's page cache (on devmapper's threads). */
   flushBuffers(path: string): Promise<void>;
   mknodBlock(path: string, mode: number, major: number, minor: number): void;
+  /** `size` zeroed bytes at a 4096-aligned address, for O_DIRECT reads and writes. */
+  alignedBuffer(size: number): Buffer;
   /** flock(fd, LOCK_EX|LOCK_NB) (LOCK_SH when `exclusive` is false): 0 when taken, else the errno
    *  (EWOULDBLOCK while another open file description holds it). Never blocks. */
   flockTry(fd: number, exclusive?: boolean): number;

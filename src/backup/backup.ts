@@ -8,6 +8,7 @@ import path from 'node:path';
 import * as dm from '../dm';
 import * as loop from '../loop';
 import * as ops from '../ops';
+import { openDirect } from '../direct';
 import { fileNameOf, stateDir } from '../records';
 import { formatDevNum } from '../table';
 import { copyImage, type ChecksumKind, type CopyProgress } from './copy';
@@ -22,6 +23,10 @@ export interface BackupOptions extends ops.LockOptions {
    *  destination (`<to>.cow`), else in the state directory; 1/16 of the device (at least 16 MiB),
    *  grown as it fills, deleted at the end. */
   cow?: ops.CowSpec;
+  /** The snapshot's chunk size in 512-byte sectors (default 128: 64 KiB). The kernel splits every
+   *  read of a snapshot at its chunks: 64 KiB chunks read the image at about twice the speed of
+   *  4 KiB ones, for a coarser copy-on-write while the backup runs. */
+  chunkSectors?: number;
   /** On failure keep what was copied as `<to>.partial` (default: deleted). */
   keepPartial?: boolean;
   /** Read size in bytes (default 1 MiB). */
@@ -56,6 +61,7 @@ export interface BackupResult {
 }
 
 const MiB = 1024n * 1024n;
+const BACKUP_CHUNK_SECTORS = 128;
 
 /** The snapshot a backup of `device` reads. */
 export const backupSnapshotName = (device: string): string => `${device}-backup`;
@@ -108,6 +114,7 @@ function checkOptions(o: BackupOptions): void {
   }
   if (o.checksum !== undefined && o.checksum !== 'crc32' && o.checksum !== 'sha256') throw new RangeError(`checksum must be 'crc32' or 'sha256', got ${String(o.checksum)}`);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  ops.checkStore({ chunkSectors: o.chunkSectors });
   ops.checkLockOptions(o);
 }
 
@@ -134,7 +141,7 @@ export async function backup(device: string, o: BackupOptions): Promise<BackupRe
     const record: BackupRecord = { device, snapshot: snap, to: o.to, partial: p.partial, keepPartial: !!o.keepPartial, pid: process.pid, started: new Date().toISOString() };
     writeBackupRecord(record);
     try {
-      await ops.createSnapshot(device, snap, { cow: p.cow, lockTimeoutMs: o.lockTimeoutMs, signal: o.signal });
+      await ops.createSnapshot(device, snap, { cow: p.cow, chunkSectors: o.chunkSectors ?? BACKUP_CHUNK_SECTORS, lockTimeoutMs: o.lockTimeoutMs, signal: o.signal });
     } catch (err) {
       removeBackupRecord(device); // createSnapshot rolled itself back
       throw err;
@@ -160,10 +167,17 @@ async function copyOut(device: string, snap: string, p: Plan, o: BackupOptions) 
   const completed = ['check', 'snapshot'];
   let step = 'copy';
   const fds: number[] = [];
+  const track = <T extends number | undefined>(fd: T): T => {
+    if (fd !== undefined) fds.push(fd);
+    return fd;
+  };
   try {
-    fds.push(fs.openSync(dm.nodePath(snap), 'r'));
-    fds.push(p.kind === 'file' ? fs.openSync(p.partial!, 'wx+', 0o600) : fs.openSync(o.to, fs.constants.O_RDWR | fs.constants.O_EXCL));
-    const copy = await copyImage(fds[0], fds[1], {
+    const src = { fd: track(fs.openSync(dm.nodePath(snap), 'r')), direct: track(openDirect(dm.nodePath(snap), fs.constants.O_RDONLY)) };
+    const dstPath = p.partial ?? o.to;
+    // The device is claimed (O_EXCL) by the first descriptor; the direct one shares the claim.
+    const dstFd = track(p.kind === 'file' ? fs.openSync(dstPath, 'wx+', 0o600) : fs.openSync(dstPath, fs.constants.O_RDWR | fs.constants.O_EXCL));
+    const dst = { fd: dstFd, direct: track(openDirect(dstPath, fs.constants.O_RDWR)) };
+    const copy = await copyImage(src, dst, {
       size: p.size, sparse: p.kind === 'file', blockSize: o.blockSize, checksum: o.checksum, signal: ac.signal, onProgress: o.onProgress,
       beforeVerify: async (fd) => {
         fs.fsyncSync(fd);

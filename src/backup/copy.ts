@@ -1,10 +1,11 @@
-// The copy of an image from a frozen source (a snapshot) to a file or a block device: read ahead
-// while the last block is written, zeros left as holes in a file, every byte hashed, and the
-// destination read back and hashed again once it is on disk. CRC-32 by default: zlib's runs at
+// The copy of an image from a frozen source (a snapshot) to a file or a block device: reads ahead
+// while earlier blocks are written, direct I/O where the ends allow it, zeros left as holes in a
+// file, every byte hashed, and the destination read back and hashed again once it is on disk. CRC-32 by default: zlib's runs at
 // memory speed, where sha256 (offered) costs more than the copy on a CPU without SHA extensions.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
+import { DIRECT_ALIGN, directBuffer } from '../direct';
 
 /** Progress of a copy, in bytes. */
 export interface CopyProgress {
@@ -86,39 +87,85 @@ function abortIf(signal?: AbortSignal): void {
   if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : Object.assign(new Error('the copy was aborted'), { name: 'AbortError', code: 'ABORT_ERR' });
 }
 
-function readAt(fd: number, buf: Buffer, length: number, position: bigint): Promise<number> {
-  return new Promise((resolve, reject) => fs.read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
+/** One end of a copy: a descriptor, and where the file or device allows it the same one opened
+ *  with O_DIRECT (openDirect), which carries every aligned transfer of DIRECT_MIN bytes or more. */
+export interface CopyEnd {
+  fd: number;
+  direct?: number;
 }
 
-function writeAt(fd: number, buf: Buffer, position: bigint): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const more = (done: number): void => {
-      if (done === buf.length) return resolve();
-      fs.write(fd, buf, done, buf.length - done, Number(position) + done, (err, n) => (err ? reject(err) : more(done + n)));
-    };
-    more(0);
-  });
+// Small scattered runs of a sparse image go through the page cache: a direct write waits for the
+// medium each time.
+const DIRECT_MIN = 64 * 1024;
+// Transfers under way at once (reads ahead, writes behind): as many as libuv's default pool runs.
+const DEPTH = 4;
+
+const quiet = <T>(p: Promise<T>): Promise<T> => {
+  p.catch(() => undefined); // awaited later, or settled before the copy returns or throws
+  return p;
+};
+
+/** `len` bytes at `pos` of the file from `off` in `buf` (its start aligned: directBuffer), read or
+ *  written whole unless the file ends; direct where aligned, through the page cache otherwise or
+ *  once the file refused a direct transfer. Resolves with the bytes moved. */
+async function transfer(end: CopyEnd, op: 'read' | 'write', buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+  let done = 0;
+  while (done < len) {
+    const [o, l, at] = [off + done, len - done, pos + done];
+    const direct = end.direct !== undefined && l >= DIRECT_MIN && [o, l, at].every((x) => x % DIRECT_ALIGN === 0);
+    const fd = direct ? end.direct! : end.fd;
+    let n: number;
+    try {
+      n = await new Promise<number>((resolve, reject) => {
+        const cb = (err: Error | null, k: number): void => (err ? reject(err) : resolve(k));
+        if (op === 'read') fs.read(fd, buf, o, l, at, cb);
+        else fs.write(fd, buf, o, l, at, cb);
+      });
+    } catch (e) {
+      if (!direct || (e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      end.direct = undefined; // the filesystem wants another alignment: the page cache from here on
+      continue;
+    }
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
 }
 
-/** Every `length` bytes from 0, read `blockSize` at a time with the next read already under way;
- *  a short read before the end is an error (the source shrank). */
-async function* blocks(fd: number, size: bigint, blockSize: number, signal?: AbortSignal): AsyncGenerator<{ at: bigint; data: Buffer }> {
-  const bufs = [Buffer.allocUnsafe(blockSize), Buffer.allocUnsafe(blockSize)];
-  const lengthAt = (at: bigint): number => Number(size - at < BigInt(blockSize) ? size - at : BigInt(blockSize));
-  let at = 0n;
-  let which = 0;
-  let next = size > 0n ? readAt(fd, bufs[0], lengthAt(0n), 0n) : undefined;
-  while (next) {
-    abortIf(signal);
-    const want = lengthAt(at);
-    const n = await next;
-    if (n !== want) throw Object.assign(new Error(`short read at byte ${at}: ${n} of ${want} bytes`), { code: 'EIO' });
-    const data = bufs[which].subarray(0, n);
-    const after = at + BigInt(n);
-    which ^= 1;
-    next = after < size ? readAt(fd, bufs[which], lengthAt(after), after) : undefined;
-    yield { at, data };
-    at = after;
+/** Reads `size` bytes of `src` from 0, a buffer at a time with the others' reads already under
+ *  way, and hands each block to `use` in order; a buffer is read into again once the promise `use`
+ *  returned for it (its writes) settles. A short read before `size` is an error (the source shrank).
+ *  Every transfer has settled when it returns or throws. */
+async function eachBlock(src: CopyEnd, size: bigint, bufs: Buffer[], signal: AbortSignal | undefined, use: (at: bigint, data: Buffer) => Promise<unknown> | undefined): Promise<void> {
+  const busy: Promise<unknown>[] = bufs.map(() => Promise.resolve());
+  const queue: Array<{ at: bigint; want: number; b: number; read: Promise<number> }> = [];
+  let next = 0n;
+  let k = 0;
+  const fill = (): void => {
+    while (queue.length < bufs.length && next < size) {
+      const [at, b] = [next, k++ % bufs.length];
+      const want = Number(size - at < BigInt(bufs[b].length) ? size - at : BigInt(bufs[b].length));
+      next += BigInt(want);
+      const read = quiet(busy[b].then(() => transfer(src, 'read', bufs[b], 0, want, Number(at))));
+      busy[b] = read;
+      queue.push({ at, want, b, read });
+    }
+  };
+  try {
+    fill();
+    while (queue.length) {
+      abortIf(signal);
+      const { at, want, b, read } = queue.shift()!;
+      const n = await read;
+      if (n !== want) throw Object.assign(new Error(`short read at byte ${at}: ${n} of ${want} bytes`), { code: 'EIO' });
+      const writes = use(at, bufs[b].subarray(0, n));
+      if (writes) busy[b] = quiet(writes);
+      fill();
+    }
+    await Promise.all(busy);
+  } catch (e) {
+    await Promise.allSettled(busy);
+    throw e;
   }
 }
 
@@ -141,13 +188,16 @@ export function dataRuns(data: Buffer, holeSize: number): Array<[number, number]
 }
 
 /**
- * Copies `o.size` bytes from `src` to `dst` (both open descriptors), then reads `dst` back and
- * checks it hashes as what was read. Throws CopyMismatchError when it does not, AbortError when
- * the signal aborts; a file destination is sized to `o.size` (holes at its end included).
+ * Copies `o.size` bytes from `src` to `dst`, then reads `dst` back and checks it hashes as what was
+ * read. Throws CopyMismatchError when it does not, AbortError when the signal aborts; a file
+ * destination is sized to `o.size` (holes at its end included). The ends are descriptors, or
+ * CopyEnd with a direct descriptor: then the data bypasses the page cache and the read-back reads
+ * the medium.
  */
-export async function copyImage(src: number, dst: number, o: CopyOptions): Promise<CopyResult> {
-  const blockSize = o.blockSize ?? 1024 * 1024;
+export async function copyImage(src: number | CopyEnd, dst: number | CopyEnd, o: CopyOptions): Promise<CopyResult> {
+  const [from, to] = [src, dst].map((e): CopyEnd => (typeof e === 'number' ? { fd: e } : { ...e }));
   const holeSize = o.holeSize ?? 4096;
+  const bufs = Array.from({ length: DEPTH }, () => directBuffer(o.blockSize ?? 1024 * 1024));
   const every = o.progressEveryMs ?? 200;
   const p: CopyProgress = { done: 0n, total: o.size, written: 0n, holes: 0n, phase: 'copy' };
   let last = 0;
@@ -159,36 +209,35 @@ export async function copyImage(src: number, dst: number, o: CopyOptions): Promi
   };
   const kind = o.checksum ?? defaultChecksum();
   const hash = hasher(kind);
-  for await (const { at, data } of blocks(src, o.size, blockSize, o.signal)) {
+  await eachBlock(from, o.size, bufs, o.signal, (at, data) => {
     hash.update(data);
-    if (o.sparse) {
-      for (const [a, b] of dataRuns(data, holeSize)) {
-        await writeAt(dst, data.subarray(a, b), at + BigInt(a));
-        p.written += BigInt(b - a);
-      }
-      p.holes = p.done + BigInt(data.length) - p.written;
-    } else {
-      await writeAt(dst, data, at);
-      p.written += BigInt(data.length);
-    }
+    const runs = o.sparse ? dataRuns(data, holeSize) : [[0, data.length]];
+    const writes = runs.map(([a, b]) => {
+      p.written += BigInt(b - a);
+      return transfer(to, 'write', data, a, b - a, Number(at) + a);
+    });
     p.done += BigInt(data.length);
+    p.holes = p.done - p.written;
     report();
-  }
-  if (o.sparse) await new Promise<void>((resolve, reject) => fs.ftruncate(dst, Number(o.size), (e) => (e ? reject(e) : resolve())));
+    return Promise.all(writes).then((n) => {
+      if (n.some((k, i) => k !== runs[i][1] - runs[i][0])) throw Object.assign(new Error(`the destination took no more at byte ${at}: is it full?`), { code: 'ENOSPC' });
+    });
+  });
+  if (o.sparse) await new Promise<void>((resolve, reject) => fs.ftruncate(to.fd, Number(o.size), (e) => (e ? reject(e) : resolve())));
   const checksum = hash.digest();
   report(true);
   abortIf(o.signal);
-  if (o.beforeVerify) await o.beforeVerify(dst);
+  if (o.beforeVerify) await o.beforeVerify(to.fd);
   p.phase = 'verify';
   p.done = 0n;
   report(true);
   const back = hasher(kind);
-  // Larger reads for the read-back: nothing is written meanwhile.
-  for await (const { data } of blocks(dst, o.size, Math.max(blockSize, 4 * 1024 * 1024), o.signal)) {
+  await eachBlock(to, o.size, bufs, o.signal, (_at, data) => {
     back.update(data);
     p.done += BigInt(data.length);
     report();
-  }
+    return undefined;
+  });
   report(true);
   const readBack = back.digest();
   if (readBack !== checksum) throw new CopyMismatchError(checksum, readBack);

@@ -11,7 +11,7 @@ import { json, line, size } from './output';
 import { Progress } from './progress';
 import { onInterrupt } from './signals';
 
-type BackupOpts = LockOpt & { to: string; cow?: string; cowSize?: bigint; keepPartial?: boolean; blockSize?: number; checksum?: 'crc32' | 'sha256'; quiet?: boolean };
+type BackupOpts = LockOpt & { to: string; cow?: string; cowSize?: bigint; keepPartial?: boolean; blockSize?: number; chunk?: number; checksum?: 'crc32' | 'sha256'; quiet?: boolean };
 
 export function registerBackupVerbs(program: Command): void {
   lockOption(program.command('backup'))
@@ -22,6 +22,7 @@ export function registerBackupVerbs(program: Command): void {
     .option('--cow-size <size>', 'create --cow as a new file of this size', sizeArg('--cow-size'))
     .option('--keep-partial', 'if the copy fails or is interrupted, keep what was copied as <file>.partial')
     .option('--block-size <bytes>', 'read size (default 1 MiB)', intArg('--block-size', 64 * 1024 * 1024))
+    .addOption(new Option('--chunk <sectors>', "the snapshot's chunk size in 512-byte sectors, a power of two (default 128: 64 KiB)").argParser(intArg('--chunk', 1 << 21)))
     .addOption(new Option('--checksum <kind>', 'crc32 (default) or sha256 (what sha256sum prints)').choices(['crc32', 'sha256']))
     .option('-q, --quiet', 'no progress')
     .action(async (name: string, o: BackupOpts, cmd: Command) => {
@@ -41,7 +42,7 @@ export function registerBackupVerbs(program: Command): void {
       const bars = { copy: o.quiet ? undefined : new Progress({ label: 'backup' }), verify: o.quiet ? undefined : new Progress({ label: 'verify' }) };
       try {
         const r = await backupLib().backup(name, {
-          to: o.to, cow, keepPartial: !!o.keepPartial, blockSize: o.blockSize, checksum: o.checksum, lockTimeoutMs: lockMs(o), signal: ac.signal,
+          to: o.to, cow, keepPartial: !!o.keepPartial, blockSize: o.blockSize, chunkSectors: o.chunk, checksum: o.checksum, lockTimeoutMs: lockMs(o), signal: ac.signal,
           onProgress: (p) => {
             if (p.phase === 'verify') bars.copy?.end();
             bars[p.phase]?.update({ done: p.done, total: p.total });

@@ -75,6 +75,7 @@ export type { CowSpec, CowInfo } from './cow';
 export { StoreError, checkStoreDevice, checkStoreFile } from './store-check';
 export type { StoreProblem, StoreCheck, CheckedStore } from './store-check';
 export type { SnapshotStoreOptions, Persistence } from './options';
+export { checkStore } from './options';
 export { checkOpsName } from './naming';
 export { BASE_SUFFIX, BASE_UUID_PREFIX, SNAP_UUID_PREFIX, baseName, baseUuid, snapUuid, baseOwner, uuidNonce } from './naming';
 export { createSnapshot, removeSnapshot, rollback } from './snapshots';

@@ -10,9 +10,10 @@ import * as dm from '../../src/dm';
 import * as loop from '../../src/loop';
 import { backup } from '../../src/backup';
 import * as ops from '../../src/ops';
+import { testName } from '../helpers/dm';
 import { useTestDevices } from '../helpers/devices';
 import { testDir } from '../helpers/loop';
-import { condition, countRecords, debugfsCat, deviceSum, fsck, MiB, mkfs, mount, RECORD, umount } from '../helpers/ops';
+import { condition, countRecords, debugfsCat, deviceSum, fillPattern, fsck, MiB, mkfs, mount, RECORD, umount } from '../helpers/ops';
 import { beforeCleanup, useStateDir } from '../helpers/recover';
 import { assertBuilt, DMCTL, dmctl, okJson } from './cli-helpers';
 
@@ -126,6 +127,40 @@ describe('backup', () => {
     const cli = await dmctl(['backup', v, '--to', under.path]);
     expect(cli.code).toBe(5);
     expect(cli.stderr.trim().split('\n')).toHaveLength(1);
+  }, 300_000);
+
+  it('a destination that does not keep what it was given, or fills up: the copy fails, the device stays as it was, nothing is left', async () => {
+    const { name: v } = await twoSegmentDevice('v', 16);
+    fillPattern(dm.nodePath(v), 'dense', 16 * MiB);
+    const was = condition(v);
+    // dm-flakey, always "down", changes byte 1 of every write: what lands differs from what was read.
+    const disk = await makeLoop(16 * MiB);
+    const bad = testName('corrupting');
+    await dm.create(bad);
+    try {
+      await dm.loadRawTable(bad, [{ start: 0, length: 16 * 2048, type: 'flakey', params: `${disk.path} 0 0 1 5 corrupt_bio_byte 1 w 7 0` }]);
+      await dm.resume(bad);
+      const err = await failure(backup(v, { to: dm.nodePath(bad) }));
+      expect(err).toBeInstanceOf(ops.OperationError);
+      expect(err.step).toBe('copy');
+      expect(err.code).toBe('EIO');
+      expect(err.message).toMatch(/the destination does not hold what was read: crc32:[0-9a-f]{8} read, crc32:[0-9a-f]{8} read back/);
+      expect(err.state.asBefore).toBe(true);
+      await nothingLeft(v, image(), was);
+    } finally {
+      await dm.remove(bad);
+    }
+    // A filesystem with room for half the image: ENOSPC, and the partial image is deleted.
+    const small = await makeLoop(10 * MiB);
+    mkfs(small.path);
+    const mnt = mount(small.path);
+    mounts.push(mnt);
+    const img = path.join(mnt, 'full.img');
+    const full = await failure(backup(v, { to: img, cow: { file: path.join(testDir(), `full-${n}.cow`), size: 16 * MiB } }));
+    expect(full.step).toBe('copy');
+    expect(full.code).toBe('ENOSPC');
+    expect(fs.readdirSync(mnt).filter((f) => f !== 'lost+found')).toEqual([]);
+    await nothingLeft(v, img, was);
   }, 300_000);
 
   it('aborted in the middle (a signal, and Ctrl-C of dmctl backup): nothing is left; --keep-partial keeps <file>.partial', async () => {

@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { copyImage, CopyMismatchError, dataRuns, type CopyProgress } from '../../src/backup/copy';
+import { openDirect } from '../../src/direct';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'devmapper-copy-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -24,16 +25,23 @@ function source(): { file: string; bytes: Buffer } {
   return { file, bytes };
 }
 
-async function copy(src: string, o: Partial<Parameters<typeof copyImage>[2]> = {}) {
+/** Copies `src` to a new file; `direct`: both ends also opened with O_DIRECT (this host's /tmp
+ *  takes it: the test fails where it does not, rather than proving nothing). */
+async function copy(src: string, o: Partial<Parameters<typeof copyImage>[2]> = {}, direct = false) {
   const dst = path.join(dir, `dst-${++n}`);
-  const s = fs.openSync(src, 'r');
-  const d = fs.openSync(dst, 'w+');
+  const fds = [fs.openSync(src, 'r'), fs.openSync(dst, 'w+')];
   try {
-    const r = await copyImage(s, d, { size: BigInt(fs.statSync(src).size), sparse: true, ...o });
+    const ends = [src, dst].map((f, i) => {
+      if (!direct) return fds[i];
+      const d = openDirect(f, i ? fs.constants.O_RDWR : fs.constants.O_RDONLY);
+      expect(d).toBeTypeOf('number');
+      fds.push(d!);
+      return { fd: fds[i], direct: d };
+    });
+    const r = await copyImage(ends[0], ends[1], { size: BigInt(fs.statSync(src).size), sparse: true, ...o });
     return { r, dst };
   } finally {
-    fs.closeSync(s);
-    fs.closeSync(d);
+    for (const fd of fds) fs.closeSync(fd);
   }
 }
 
@@ -79,12 +87,31 @@ describe('copyImage', () => {
     expect(fs.readFileSync(dst).equals(bytes)).toBe(true);
   });
 
-  it('a destination that does not hold what was read fails the copy', async () => {
+  it('direct ends: the same image, holes and checksum; a tail not a multiple of 4 KiB goes through the page cache', async () => {
+    const { file, bytes } = source();
+    const tail = crypto.randomBytes(1536);
+    fs.appendFileSync(file, tail);
+    const whole = Buffer.concat([bytes, tail]);
+    const { r, dst } = await copy(file, {}, true);
+    expect(fs.readFileSync(dst).equals(whole)).toBe(true);
+    expect(r.checksum).toBe(`crc32:${zlib.crc32(whole).toString(16).padStart(8, '0')}`);
+    expect(r.bytesWritten).toBe(BigInt(64 * 1024 + 3 * 4096 + 1536));
+    expect(fs.statSync(dst).blocks * 512).toBeLessThan(1 * MiB);
+    const dense = path.join(dir, `src-${++n}`);
+    fs.writeFileSync(dense, crypto.randomBytes(5 * MiB));
+    const { r: r2, dst: d2 } = await copy(dense, { sparse: false }, true);
+    expect(fs.readFileSync(d2).equals(fs.readFileSync(dense))).toBe(true);
+    expect(r2.bytesWritten).toBe(BigInt(5 * MiB));
+  });
+
+  it('a destination that does not hold what was read fails the copy, read back directly or not', async () => {
     const { file } = source();
     const corrupt = async (fd: number): Promise<void> => void fs.writeSync(fd, Buffer.from([1]), 0, 1, 5 * MiB);
-    const err = await copy(file, { beforeVerify: corrupt }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CopyMismatchError);
-    expect((err as CopyMismatchError).read).not.toBe((err as CopyMismatchError).readBack);
+    for (const direct of [false, true]) {
+      const err = await copy(file, { beforeVerify: corrupt }, direct).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CopyMismatchError);
+      expect((err as CopyMismatchError).read).not.toBe((err as CopyMismatchError).readBack);
+    }
   });
 
   it('reports progress through the copy and the read-back, ending at the total', async () => {
