@@ -97,7 +97,8 @@ const diskLinks = (name: string): string[] => udevLinks(name).filter((l) => l.st
 /** Opens `dev` read-only in another process for `ms`, as blkid does when udev probes a device;
  *  resolves once it is open. */
 async function holdOpen(dev: string, ms: number): Promise<ChildProcess> {
-  const code = `require('fs').openSync(process.argv[1], 'r'); process.stdout.write('open'); setTimeout(() => {}, ${ms})`;
+  // Closed by the holder itself after `ms`: not at its exit, which a loaded guest can delay by a second.
+  const code = `const fs = require('fs'); const fd = fs.openSync(process.argv[1], 'r'); process.stdout.write('open'); setTimeout(() => fs.closeSync(fd), ${ms})`;
   const c = spawn(process.execPath, ['-e', code, dev], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise((resolve, reject) => {
     c.stdout!.once('data', resolve);
