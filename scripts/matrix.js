@@ -14,6 +14,8 @@ const SUBSET = [
   'test/integration/ops-snapshots.test.ts', // point-in-time snapshots
   'test/integration/ops-cow.test.ts', // COW monitoring
   'test/integration/udev', // udev*.test.ts
+  'test/integration/backup.test.ts', // live backup: snapshot, direct I/O copy, read-back
+  'test/integration/migrate.test.ts', // live migration through the kernel's mirror
 ];
 
 // The budget: all of .ci/run under 50 min on this 2-core machine (TCG). Measured 2026-12-03 on a
