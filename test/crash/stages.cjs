@@ -5,9 +5,10 @@
 //      migrating to a slow disk (a delay device), more files; a hard reset (sysrq b: no sync, no
 //      unmount) in the middle of the copy.
 //   2: recover brings crashvol back diverted and crashmove back on its old disk, with no helper
-//      device or migration record left; every fsync'd file is there. crashmove migrates again
-//      (more files during the copy); a large file is written to crashvol and a merge started; the
-//      machine is reset again in the migration's finish, once its record says `finishing`.
+//      device or migration record left; every fsync'd file is there. A large file is written to
+//      crashvol; crashmove migrates again (more files during the copy); once the copy is done a
+//      merge is started, and the machine reset again in the migration's finish, once its record
+//      says `finishing`, with the merge under way.
 //   3: recover finishes the merge and makes crashmove again on its new disk; fsck finds both
 //      filesystems clean; every fsync'd file is intact; no COW file, record or helper is left.
 // Each boot prints `crash-stage N: ...`; a failure exits 3 (the orchestrator then fails).
@@ -126,7 +127,7 @@ async function linearOnFile(name, file, size) {
   return l;
 }
 
-/** The backing file of the loop device M's one linear target maps. */
+/** The backing file of the loop device under `name`, one linear target. */
 async function fileUnder(name) {
   const t = dm.tableSync(name);
   if (t.length !== 1 || t[0].type !== 'linear') fail(`${name} is not one linear target: ${JSON.stringify(t)}`);
@@ -189,19 +190,27 @@ async function two() {
   mount(M, MMNT);
   checkMoved(false);
 
-  const dest = await loop.attach(NEW);
-  await ops.migrate(M, { to: dest.path, wait: false });
-  writeFiles(MMNT, 'copied', 5);
   writeFiles(MNT, 'bulk', 1, BULK);
+  // Small regions make the copy last: it ends after the last fsync on M, whose flush would write
+  // the new disk's cache (here its file's page cache) out; only the finish's own flush is left.
+  const dest = await loop.attach(NEW);
+  await ops.migrate(M, { to: dest.path, wait: false, regionSectors: 16 });
+  writeFiles(MMNT, 'copied', 5);
+  const m = (await ops.describe(M)).migration;
+  if (!m || m.inSyncRegions >= m.totalRegions) fail('the copy ended before the last fsync on M');
+  say(`${M} migrating to ${dest.path} (${m.inSyncRegions}/${m.totalRegions} regions copied)`);
+  // The merge starts once the copy is done, so that both are under way at the reset.
+  const inSync = async () => ((x) => x.inSyncRegions === x.totalRegions)((await ops.describe(M)).migration);
+  while (!(await inSync())) await new Promise((r) => setTimeout(r, 200));
   await ops.merge(V, { wait: false });
-  const s = (await ops.describe(V)).merge;
-  say(`merge started (${s && s.complete ? 'already complete' : 'in progress'})`);
   // Reset in the finish, past its point of no return: V's new table loaded, the record durable.
   ops.setFaultHook(async (point) => {
     if (point !== 'finish-migration:suspend V') return;
     const r = JSON.parse(fs.readFileSync(path.join(STATE, 'migrations', migrationRecords()[0]), 'utf8'));
     if (r.state !== 'finishing') fail(`the record says ${r.state} at ${point}`);
-    reset(`in ${M}'s finish (its record says finishing)`);
+    const s = (await ops.describe(V)).merge;
+    if (!s || s.complete) fail(`${V}'s merge ended before the reset`);
+    reset(`in ${M}'s finish (its record says finishing), ${V} merging`);
     await new Promise(() => undefined);
   });
   await ops.migrate(M, { pollMs: 200 });
