@@ -23,7 +23,7 @@ async function runCrashTest(kernel) {
         return 1;
       }
     }
-    log('crash test: passed (divert, reset, recover, merge, reset in the merge, recover: every fsync\'d file intact, fsck clean, nothing left)');
+    log('crash test: passed (divert and a migration, reset in the copy, recover onto the old disk; merge and a migration, reset in the merge and the finish, recover onto the new disk: every fsync\'d file intact, fsck clean, nothing left)');
     return 0;
   } finally {
     if (saved === undefined) delete process.env.DEVMAPPER_RIG_SCRATCH;

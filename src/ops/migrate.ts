@@ -3,15 +3,17 @@
 //   start:  O = V's own table (hidden), M = linear over O; V loaded as linear over M and M as
 //           `mirror core <region> O new`, then one freeze (suspend V, suspend M, resume M, resume V):
 //           from then on every write goes through M, and M's recovery copies O to the new disk.
-//   finish: once M is in sync, V loaded as linear over the new disk, suspended, M checked in sync
-//           again with V quiet, V resumed; M and O removed. The old disk is then used by nothing.
+//   finish: once M is in sync, V loaded as linear over the new disk, the new disk flushed, V
+//           suspended, M checked in sync again with V quiet, V resumed; M and O removed. The old
+//           disk is then used by nothing.
 //   abort:  V back on its own table (O, the mirror's primary, has every write), M and O removed.
+import fs from 'node:fs';
 import * as dm from '../dm';
 import type { RawTarget } from '../native';
 import { inspect, refuseMidChange } from './describe';
 import { refusal, refused } from './errors';
-import { devKey, infoOrNone, tableLength, tableText } from './kernel';
-import { parseStatus } from '../table';
+import { devKey, infoOrNone, pathOf, tableLength, tableText } from './kernel';
+import { parseDevNum, parseStatus } from '../table';
 import { Finder, rebuildPlain, settle } from './rebuild';
 import { checkLockOptions, withLocks, type LockOptions } from './lock';
 import { checkOpsName, moveName, moveUuid, oldName, oldUuid, migrationOwner } from './naming';
@@ -200,6 +202,10 @@ async function finishMigration(name: string, o: LockOptions): Promise<number> {
     const length = tableLength(d.table);
     const to = await newLeg(d.migration!.mirror);
     await tx.load('V', name, [{ start: 0n, length, type: 'linear', params: `${to} 0` }], { readOnly: d.info.flags.readOnly });
+    // The copy's writes carry no flush: they may still sit in the new disk's cache (a loop device's
+    // in the page cache of its file), and a reset would lose them once the record sends a reboot
+    // to the new disk. Writes after this one reach both legs, and a flush of V's both.
+    await tx.step('flush new disk', () => flushDevice(to));
     // Before V is suspended (the record may live on V's own filesystem): from here on a reboot
     // brings V back on the new disk, which the mirror, in sync, keeps equal to the old one.
     await tx.step('record finishing', async () => writeMigrationRecord({ ...r, state: 'finishing' }), async () => writeMigrationRecord({ ...r, state: 'copying' }));
@@ -215,6 +221,16 @@ async function finishMigration(name: string, o: LockOptions): Promise<number> {
     await dropHelpers(tx, r);
     return freezeMs;
   }));
+}
+
+/** Writes the device's cache to stable storage (fsync of a block device sends it a flush). */
+async function flushDevice(dev: string): Promise<void> {
+  const fh = await fs.promises.open(pathOf(parseDevNum(dev)!), 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The mirror's second leg (the new disk), as major:minor, from its live table. */
@@ -276,5 +292,6 @@ async function rebuildOnNew(r: MigrationRecord, did: string[]): Promise<void> {
   await dm.create(r.device, { ...(r.uuid ? { uuid: r.uuid } : {}) });
   await dm.loadRawTable(r.device, [{ start: 0n, length, type: 'linear', params: `${devKey(to)} 0` }], { readOnly: r.readOnly });
   await dm.resume(r.device);
-  did.push(`made ${r.device} again on ${r.to.path}, where its migration was finishing`);
+  // r.to.path named the device before the reboot; it may have another number now.
+  did.push(`made ${r.device} again on ${pathOf(to)}, where its migration was finishing`);
 }
