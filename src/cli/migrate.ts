@@ -1,7 +1,9 @@
 // dmctl migrate: move a live device to another disk while the kernel copies; follow a migration
 // under way, or abort it. Ctrl-C while following cancels: the device goes back on its own disk.
 import type { Command } from 'commander';
+import * as dm from '../dm';
 import type * as Ops from '../ops';
+import { formatDevNum } from '../table';
 import { globals } from './args';
 import { CliError, Exit } from './exit';
 import { ops } from './lazy';
@@ -11,6 +13,14 @@ import { Progress } from './progress';
 import { onInterrupt } from './signals';
 
 type MigrateOpts = LockOpt & { to?: string; wait?: boolean; abort?: boolean; quiet?: boolean };
+
+/** The confirmation of what stays once a migration is undone (--abort, Ctrl-C): the disks NAME is
+ *  on again, by number, read from its live table ("back on its own disk" alone left the user to
+ *  guess which disk that is). */
+function staysOnOld(name: string, what: 'aborted' | 'cancelled'): string {
+  const disks = dm.depsSync(name).map(formatDevNum);
+  return `${name}: migration ${what}; ${name} stays on its old disk${disks.length > 1 ? 's' : ''} ${disks.join(', ')}, every write kept; the new disk is no longer used`;
+}
 
 export function registerMigrateVerbs(program: Command): void {
   lockOption(program.command('migrate'))
@@ -24,12 +34,12 @@ export function registerMigrateVerbs(program: Command): void {
       if (o.abort) {
         const r = await ops().migrate(name, { abort: true, lockTimeoutMs: lockMs(o) });
         if (globals(cmd).json) return json(r);
-        return line(`${name}: migration aborted; back on its own disk, every write kept`);
+        return line(staysOnOld(name, 'aborted'));
       }
       const ac = new AbortController();
       const off = onInterrupt(() => {
         ac.abort();
-        process.stderr.write(`dmctl: cancelling: ${name} goes back on its own disk, every write kept (Ctrl-C again to leave it copying)\n`);
+        process.stderr.write(`dmctl: cancelling: ${name} goes back on its old disk, every write kept (Ctrl-C again to leave it copying)\n`);
       });
       const bar = o.quiet || o.wait === false ? undefined : new Progress({ label: 'migrate' });
       let r: Ops.MigrateResult;
@@ -39,7 +49,7 @@ export function registerMigrateVerbs(program: Command): void {
         bar?.end();
         if (!ac.signal.aborted || (err as Error).name === 'DeviceLockedError') throw err;
         await ops().migrate(name, { abort: true });
-        throw new CliError(`${name}: migration cancelled; back on its own disk, every write kept`, Exit.INTERRUPTED);
+        throw new CliError(staysOnOld(name, 'cancelled'), Exit.INTERRUPTED);
       } finally {
         bar?.end();
         off();

@@ -7,7 +7,7 @@ import { PREFIX, sweep, testName } from './dm';
 import { makeLoop, removeTestDir, type TestLoop } from './loop';
 import path from 'node:path';
 import * as dm from '../../src/dm';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { Writer, countRecords, debugfsCat, fsck, mkfs, mount, umount } from './ops';
 
@@ -27,6 +27,9 @@ export interface TestDevices {
   /** ext4 made on the dm device and mounted (tracked), with a writer appending to `log` in it
    *  (tracked) that has synced `records` records. */
   ext4WithWriter(device: string, records: number): Promise<{ mnt: string; w: Writer }>;
+  /** ext4 made on the dm device and mounted (tracked), holding `data.bin` (2 MiB, random, synced)
+   *  and nothing writing to it. */
+  ext4WithData(device: string): { mnt: string; data: Buffer };
   /** Stops the writer (it must still be writing: no I/O error stopped it), checks every synced
    *  record is in the log, unmounts, fscks, and checks the log on the device has the checksum the
    *  writer's view of it had. */
@@ -34,6 +37,9 @@ export interface TestDevices {
   /** A dm device of `mib` MiB over two segments of one loop device in swapped order, so that it
    *  cannot be a snapshot origin itself (operations must put a base under it). */
   twoSegmentDevice(tag: string, mib: number): Promise<{ name: string; loop: TestLoop }>;
+  /** A dm device of `mib` MiB whose writes take `ms` each (a delay target over a fresh loop
+   *  device): a migration to it lasts long enough to be met or interrupted. */
+  slowDisk(mib: number, ms: number): Promise<{ path: string; name: string }>;
 }
 
 export interface TestDevicesOptions {
@@ -88,6 +94,18 @@ export function useTestDevices(o: TestDevicesOptions = {}): TestDevices {
     return { mnt, w };
   }
 
+  function ext4WithData(device: string): { mnt: string; data: Buffer } {
+    mkfs(dm.nodePath(device));
+    const mnt = mount(dm.nodePath(device));
+    mounts.push(mnt);
+    const data = randomBytes(2 * MiB);
+    fs.writeFileSync(path.join(mnt, 'data.bin'), data);
+    const fd = fs.openSync(path.join(mnt, 'data.bin'), 'r');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    return { mnt, data };
+  }
+
   async function finishWriter(w: Writer, mnt: string, device: string): Promise<void> {
     await w.advance(5);
     const n = await w.stop();
@@ -112,5 +130,15 @@ export function useTestDevices(o: TestDevicesOptions = {}): TestDevices {
     return { name, loop: l };
   }
 
-  return { loop, loops, mounts, writers, ext4WithWriter, finishWriter, twoSegmentDevice };
+  let slow = 0;
+  async function slowDisk(mib: number, ms: number): Promise<{ path: string; name: string }> {
+    const l = await loop(mib * MiB);
+    const name = testName(`slow${++slow}`);
+    await dm.create(name);
+    await dm.loadRawTable(name, [{ start: 0n, length: BigInt(mib * 2048), type: 'delay', params: `${l.path} 0 0 ${l.path} 0 ${ms}` }]);
+    await dm.resume(name);
+    return { path: dm.nodePath(name), name };
+  }
+
+  return { loop, loops, mounts, writers, ext4WithWriter, ext4WithData, finishWriter, twoSegmentDevice, slowDisk };
 }

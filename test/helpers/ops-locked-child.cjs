@@ -1,23 +1,37 @@
 // Run with node in a separate process: `node test/helpers/ops-locked-child.cjs '<spec>'`, or
 // without the argument to get the spec as the first line of stdin (a test starts the process
 // ahead, while it sets up, since loading node and the library takes seconds in a slow guest). Runs
-// one live operation of the built library (dist/ops), pausing at its first fault point (its locks
-// are held by then) until the file spec.release exists, after printing `holding <point>`: a test
-// starts a second process, sees it wait for the lock, and only then lets this one go on. Prints
-// one JSON line: { pid, ok, result | error }.
+// one live operation of the built library (dist/ops, dist/backup), pausing at its first fault
+// point (its locks are held by then) until the file spec.release exists, after printing `holding
+// <point>`: a test starts a second process, sees it wait for the lock or be refused, and only then
+// lets this one go on. With spec.hold 'copy' (backup) it pauses instead once the copy has begun
+// (the snapshot made, its lock held). Prints one JSON line: { pid, ok, result | error }.
 'use strict';
+const fs = require('node:fs');
 const path = require('node:path');
 const ops = require(path.join(__dirname, '..', '..', 'dist', 'ops'));
+const { backup } = require(path.join(__dirname, '..', '..', 'dist', 'backup'));
 
 let spec;
 let paused = false;
 ops.setFaultHook(async (point) => {
-  if (paused) return;
+  if (paused || spec.hold === 'copy') return;
   paused = true;
   process.stdout.write(`holding ${point}\n`);
-  const fs = require('node:fs');
-  for (const end = Date.now() + 60_000; !fs.existsSync(spec.release) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  for (const end = Date.now() + 120_000; !fs.existsSync(spec.release) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
 });
+
+/** A backup's progress callback that, at the first block copied, blocks this process (the
+ *  callback cannot await) until the release file exists: the copy stands still, its locks held. */
+function holdInCopy() {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  return (p) => {
+    if (paused || p.phase !== 'copy' || p.done === 0n) return;
+    paused = true;
+    process.stdout.write(`holding copy at ${p.done}\n`);
+    for (const end = Date.now() + 120_000; !fs.existsSync(spec.release) && Date.now() < end; ) Atomics.wait(cell, 0, 0, 20);
+  };
+}
 
 const runs = {
   divert: (a, o) => ops.divert(a[0], o),
@@ -26,6 +40,8 @@ const runs = {
   snapshot: (a, o) => ops.createSnapshot(a[0], a[1], o),
   'snapshot-remove': (a, o) => ops.removeSnapshot(a[0], o),
   rollback: (a, o) => ops.rollback(a[0], o),
+  backup: (a, o) => backup(a[0], spec.hold === 'copy' ? { ...o, onProgress: holdInCopy() } : o),
+  migrate: (a, o) => ops.migrate(a[0], o),
 };
 
 const bigints = (_k, v) => (typeof v === 'bigint' ? v.toString() : v);

@@ -147,3 +147,9 @@ export async function writeMiB(dev: string, mib: number, pauseMs = 30): Promise<
     await fh.close().catch(() => undefined);
   }
 }
+
+/** The hidden devices of a migration of `v` that exist (none once it is finished or aborted). */
+export const migrationLeftovers = (v: string): string[] => dm.listDevicesSync().map((d) => d.name).filter((n) => n === `${v}-dmmove` || n === `${v}-dmold`);
+
+/** The devices stacked on a block device (its holders in sysfs). */
+export const holders = (dev: string): string[] => fs.readdirSync(`/sys/class/block/${path.basename(fs.realpathSync(dev))}/holders`);

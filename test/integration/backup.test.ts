@@ -7,7 +7,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
-import * as loop from '../../src/loop';
 import { backup } from '../../src/backup';
 import * as ops from '../../src/ops';
 import { testName } from '../helpers/dm';
@@ -15,6 +14,7 @@ import { useTestDevices } from '../helpers/devices';
 import { testDir } from '../helpers/loop';
 import { condition, countRecords, debugfsCat, deviceSum, fillPattern, fsck, MiB, mkfs, mount, RECORD, umount } from '../helpers/ops';
 import { beforeCleanup, useStateDir } from '../helpers/recover';
+import { nothingLeft } from '../helpers/backup';
 import { assertBuilt, DMCTL, dmctl, okJson } from './cli-helpers';
 
 useStateDir();
@@ -24,18 +24,6 @@ const image = (): string => path.join(testDir(), `backup-${++n}.img`);
 /** The error a call that must fail threw. */
 const failure = (p: Promise<unknown>): Promise<ops.OperationError> => p.then(() => { throw new Error('it did not fail'); }, (e: unknown) => e as ops.OperationError);
 const sha = (file: string): string => `sha256:${crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')}`;
-
-/** Nothing of a backup of `v` is left: no snapshot, no partial image or COW file, no record, no
- *  loop device on a COW file; `v` has the table it had. */
-async function nothingLeft(v: string, img: string, was: ReturnType<typeof condition>): Promise<void> {
-  expect(dm.infoOrNone(`${v}-backup`)).toBeUndefined();
-  expect(fs.existsSync(`${img}.partial`)).toBe(false);
-  expect(fs.existsSync(`${img}.cow`)).toBe(false);
-  expect(fs.readdirSync(path.join(process.env.DEVMAPPER_STATE_DIR!, 'backups')).filter((f) => !f.startsWith('.'))).toEqual([]);
-  expect((await loop.list()).filter((l) => l.file.endsWith('.cow'))).toEqual([]);
-  expect(condition(v)).toEqual(was);
-  expect((await ops.describe(v)).state).toBe('plain');
-}
 
 /** dmctl backup in a child; resolves once it has copied `mib` MiB (its plain progress lines). */
 async function backupChild(v: string, img: string, mib: number) {

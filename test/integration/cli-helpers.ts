@@ -59,6 +59,13 @@ export async function okJson<T = any>(args: string[], opts: { input?: string } =
   return JSON.parse(await ok(['--json', ...args], opts)) as T;
 }
 
+/** The one line a failed dmctl prints on stderr (`dmctl: ...`); throws when it printed more or less. */
+export function errorLineOf(r: Run): string {
+  const lines = r.stderr.trim().split('\n');
+  if (lines.length !== 1 || !lines[0].startsWith('dmctl: ')) throw new Error(`dmctl (exit ${r.code}) did not print one error line: ${r.stderr}`);
+  return lines[0];
+}
+
 export function dmsetup(args: string[]): Promise<Run> {
   if (!DMSETUP) throw new Error('dmsetup is not installed');
   return run(DMSETUP, args);

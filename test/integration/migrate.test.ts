@@ -3,7 +3,6 @@
 // abort in the middle ends on the old disk with every write; a SIGKILL in the middle, then
 // `dmctl recover --wait`, ends consistent; bad destinations and tables are refused, changing nothing.
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
@@ -11,28 +10,15 @@ import * as ops from '../../src/ops';
 import { useTestDevices } from '../helpers/devices';
 import { testName } from '../helpers/dm';
 import type { TestLoop } from '../helpers/loop';
-import { condition, deviceSum, MiB, mkfs, mount } from '../helpers/ops';
+import { condition, deviceSum, holders, migrationLeftovers, MiB, mkfs, mount } from '../helpers/ops';
 import { beforeCleanup, killAt, pointsOf, settled, somePoints, useStateDir } from '../helpers/recover';
 import { assertBuilt, DMCTL, dmctl, okJson } from './cli-helpers';
 
 useStateDir();
-const { loop, mounts, ext4WithWriter, finishWriter, twoSegmentDevice } = useTestDevices({ beforeCleanup });
+const { loop, mounts, ext4WithWriter, finishWriter, twoSegmentDevice, slowDisk } = useTestDevices({ beforeCleanup });
 
 const failure = (p: Promise<unknown>): Promise<ops.OperationError> => p.then(() => { throw new Error('it did not fail'); }, (e: unknown) => e as ops.OperationError);
-const holders = (l: TestLoop): string[] => fs.readdirSync(`/sys/class/block/${path.basename(l.path)}/holders`);
-const ours = (v: string): string[] => dm.listDevicesSync().map((d) => d.name).filter((n) => n === `${v}-dmmove` || n === `${v}-dmold`);
-
-let slow = 0;
-/** A destination whose writes take `ms` each (a delay device over a loop device): the kernel's
- *  copy then lasts long enough to be interrupted. */
-async function slowDisk(mib: number, ms: number): Promise<{ path: string; name: string }> {
-  const l = await loop(mib * MiB);
-  const name = testName(`slow${++slow}`);
-  await dm.create(name);
-  await dm.loadRawTable(name, [{ start: 0n, length: BigInt(mib * 2048), type: 'delay', params: `${l.path} 0 0 ${l.path} 0 ${ms}` }]);
-  await dm.resume(name);
-  return { path: dm.nodePath(name), name };
-}
+const ours = migrationLeftovers;
 
 describe('migrate', () => {
   it('a mounted ext4 being written moves to the new disk: one linear over it, the log whole, clean, the old disk unused', async () => {
@@ -53,7 +39,7 @@ describe('migrate', () => {
     expect(seen.at(-1)).toEqual({ done: BigInt(32 * MiB), total: BigInt(32 * MiB) });
     expect(dm.tableSync(v)).toEqual([{ start: 0n, length: BigInt(32 * 2048), type: 'linear', params: `${dest.major}:${dest.minor} 0` }]);
     expect(ours(v)).toEqual([]);
-    expect(holders(old)).toEqual([]);
+    expect(holders(old.path)).toEqual([]);
     // The old disk stops changing while the writer goes on.
     const oldSum = deviceSum(old.path);
     await w.advance(20);
@@ -120,7 +106,7 @@ describe('migrate', () => {
     }
     c2.kill('SIGINT');
     expect(await new Promise((r) => c2.once('exit', r))).toBe(130);
-    expect(err2).toMatch(/migration cancelled; back on its own disk, every write kept/);
+    expect(err2).toMatch(/migration cancelled; \S+ stays on its old disk \d+:\d+, every write kept/);
     expect(dm.tableSync(v)[0].params).toBe(`${dm.infoSync(dest.name).major}:${dm.infoSync(dest.name).minor} 0`);
     expect(ours(v)).toEqual([]);
     expect(was.table).not.toBe(condition(v).table);

@@ -2,10 +2,9 @@
 // at its first step, its locks held, until the second (dmctl) is seen waiting for the lock (its
 // lock file open in /proc/<pid>/fd); then the first goes on. The outcome is the design's, not
 // the scheduler's: the second runs after the first on the new state, or is refused by it.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
 import * as ops from '../../src/ops';
 import { DeviceLockedError, OperationError, lockFile, setFaultHook } from '../../src/ops';
@@ -13,81 +12,19 @@ import { useTestDevices } from '../helpers/devices';
 import { testName } from '../helpers/dm';
 import { testDir } from '../helpers/loop';
 import { MiB, condition, deviceSum, fillPattern, fsck } from '../helpers/ops';
-import { assertBuilt, dmctlBackground, ROOT, type Background, type Run } from './cli-helpers';
+import { dmctlBackground, sleep, type Run } from './cli-helpers';
+import { useLockedChildren, untilOpen, type ChildResult } from '../helpers/locked-child';
 
-const children: ReturnType<typeof spawn>[] = [];
-// A first process still held at its first step (a test failed early) must not hold locks past its test.
+const { first, children, killAll } = useLockedChildren();
+// A first process still held (a test failed early) must not hold locks past its test.
 const { ext4WithWriter, finishWriter, twoSegmentDevice } = useTestDevices({
   beforeCleanup: () => {
     setFaultHook();
-    while (children.length) children.pop()!.kill('SIGKILL');
+    killAll();
   },
-});
-const CHILD = path.join(ROOT, 'test', 'helpers', 'ops-locked-child.cjs');
-// Starting node and loading the library takes seconds in a slow guest: the next first process is
-// started ahead (while a test sets up), idle until first() gives it its operation on stdin.
-let spare: ReturnType<typeof spawn> | undefined;
-const warm = () => (spare ??= spawn(process.execPath, [CHILD], { stdio: ['pipe', 'pipe', 'pipe'] }));
-beforeAll(() => {
-  assertBuilt();
-  warm();
-});
-afterAll(() => {
-  spare?.kill('SIGKILL');
-  spare = undefined;
 });
 const cowFile = (tag: string): string => path.join(testDir(), `${tag}.cow`);
 const cow = (tag: string) => ({ file: cowFile(tag), size: '12M' });
-
-interface ChildResult {
-  pid: number;
-  ok: boolean;
-  result?: any;
-  error?: { name: string; code?: string; message: string };
-}
-
-let releases = 0;
-/** The first process: runs `op` and holds its locks at its first step until `go()`. */
-function first(op: string, args: string[], opts: object = {}) {
-  const release = path.join(testDir(), `release-${++releases}`);
-  const child = warm();
-  spare = undefined;
-  child.stdin!.end(`${JSON.stringify({ op, args, opts, release })}\n`);
-  children.push(child);
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (err += d));
-  const done = new Promise<ChildResult>((resolve, reject) =>
-    child.on('close', (code) => {
-      warm(); // for the next test, now that this one's is done
-      const last = out.trim().split('\n').at(-1) ?? '';
-      if (last.startsWith('{')) resolve(JSON.parse(last));
-      else reject(new Error(`child exited ${code}: ${out}${err}`));
-    }),
-  );
-  const holding = (async () => {
-    for (const end = Date.now() + 60_000; !out.includes('holding '); await sleep(20)) {
-      if (Date.now() > end || child.exitCode !== null) throw new Error(`child did not reach its first step: ${out}${err}`);
-    }
-  })();
-  return { pid: child.pid!, done, holding, go: () => fs.writeFileSync(release, '') };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves once process `pid` has `file` open (dmctl opens a device's lock file to wait on it). */
-async function untilOpen(pid: number, file: string, b?: Background): Promise<void> {
-  for (const end = Date.now() + 60_000; Date.now() < end; await sleep(20)) {
-    if (b && b.out().code !== null) throw new Error(`dmctl exited ${b.out().code} before waiting for the lock: ${b.out().stderr}`);
-    try {
-      for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === file) return;
-    } catch {
-      /* fds come and go */
-    }
-  }
-  throw new Error(`process ${pid} never opened ${file}`);
-}
 
 /** Runs the pair: `a` as the first process, dmctl `bArgs` as the second, started while a holds.
  *  The second waits on the first of `devices` in sorted order (the order locks are taken in). */
