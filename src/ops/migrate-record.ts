@@ -45,6 +45,9 @@ export function writeMigrationRecord(r: MigrationRecord): void {
   writeDurably(recordFile(r.device, dir()), { ...r, updated: new Date().toISOString() });
 }
 
+/** Where the migration record of `name` is. */
+export const migrationRecordPath = (name: string): string => recordFile(name, dir());
+
 export function readMigrationRecord(name: string): MigrationRecord | undefined {
   const r = readJson(recordFile(name, dir())) as MigrationRecord | undefined;
   return r?.kind === 'migration' && r.device === name ? r : undefined;

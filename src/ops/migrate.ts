@@ -21,7 +21,8 @@ import { checkObject, checkSignal } from './options';
 import { checkStoreDevice } from './store-check';
 import { removeDevice, Tx } from './transaction';
 import { pause } from './wait';
-import { newMigrationRecord, readMigrationRecord, removeMigrationRecord, writeMigrationRecord, type MigrationRecord } from './migrate-record';
+import { locate } from '../records';
+import { migrationRecordPath, newMigrationRecord, readMigrationRecord, removeMigrationRecord, writeMigrationRecord, type MigrationRecord } from './migrate-record';
 
 /** Options of migrate(). */
 export interface MigrateOptions extends LockOptions {
@@ -273,7 +274,12 @@ export async function recoverMigration(r: MigrationRecord, o: { wait?: boolean }
     did.push(`finished the migration to ${r.to.dev}`);
     return 'plain';
   }
-  // V is on its own table (undone) or on the new disk (finished): what is left of ours goes.
+  // V is on its own table (undone) or on the new disk (finished): what is left of ours goes. But
+  // a V on anything else once the finish had begun was made again by someone else (a boot script,
+  // from its old table): writes after the switch are on the new disk only, so nothing is dropped.
+  if (r.state === 'finishing' && !mapsOnly(name, r.to)) {
+    throw refusal(`${name} exists, not as one linear target over ${r.to.path}, but its migration there was finishing: writes made after its switch are on ${r.to.path} only. Compare the two, make ${name} as it should be, then delete ${migrationRecordPath(name)}`, 'EEXIST');
+  }
   for (const n of [r.move.name, r.base.name]) {
     const i = infoOrNone(n);
     if (i && migrationOwner(i.uuid) === name) {
@@ -283,6 +289,13 @@ export async function recoverMigration(r: MigrationRecord, o: { wait?: boolean }
   }
   removeMigrationRecord(name);
   return 'plain';
+}
+
+/** Whether `name` is one linear target over the whole of the destination `to`, as finished. */
+function mapsOnly(name: string, to: MigrationRecord['to']): boolean {
+  const t = dm.tableSync(name);
+  const at = to.identity ? locate(to.identity) : { num: parseDevNum(to.dev)! };
+  return t.length === 1 && t[0].type === 'linear' && 'num' in at && t[0].params === `${devKey(at.num)} 0`;
 }
 
 async function rebuildOnNew(r: MigrationRecord, did: string[]): Promise<void> {

@@ -3,6 +3,7 @@
 // abort in the middle ends on the old disk with every write; a SIGKILL in the middle, then
 // `dmctl recover --wait`, ends consistent; bad destinations and tables are refused, changing nothing.
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as dm from '../../src/dm';
@@ -150,6 +151,31 @@ describe('migrate', () => {
     await finishWriter(w, mnt, v);
     expect(first).toBeDefined();
   }, 600_000);
+
+  it('made again on its old table by someone else while its migration was finishing: recover refuses to drop the record, touching nothing', async () => {
+    const { name: v } = await twoSegmentDevice('v', 16);
+    const dest = await loop(16 * MiB);
+    // Past the finish's point of no return (the record says finishing), V not yet on the new disk.
+    await killAt('migrate', [v], { to: dest.path }, 'finish-migration:suspend V');
+    // As a boot script would after a reboot: V made again from its old table, the helpers gone.
+    const own = dm.tableSync(`${v}-dmold`);
+    await dm.clearTable(v);
+    for (const n of [v, `${v}-dmmove`, `${v}-dmold`]) await dm.remove(n);
+    await dm.create(v);
+    await dm.loadRawTable(v, own);
+    await dm.resume(v);
+    const records = path.join(process.env.DEVMAPPER_STATE_DIR!, 'migrations');
+    const reports = await ops.recover();
+    expect(reports).toEqual([expect.objectContaining({ device: v, state: 'refused', error: expect.stringMatching(new RegExp(`its migration there was finishing: writes made after its switch are on ${dest.path} only`)) })]);
+    expect(dm.tableSync(v)).toEqual(own);
+    expect(fs.readdirSync(records).filter((f) => !f.startsWith('.'))).toHaveLength(1);
+    const cli = await dmctl(['recover']);
+    expect(cli.code).not.toBe(0);
+    expect(cli.stderr + cli.stdout).toMatch(/was finishing/);
+    // Once the user has looked and deleted the record, nothing is left to recover.
+    for (const f of fs.readdirSync(records)) fs.rmSync(path.join(records, f));
+    expect(await ops.recover()).toEqual([]);
+  }, 300_000);
 
   it('refused, changing nothing: the device itself, a disk under it, a small, mounted or open disk, a crypt table, no migration to follow', async () => {
     const { name: v, loop: under } = await twoSegmentDevice('v', 16);
