@@ -15,13 +15,13 @@ export interface Run {
 
 /** Fails loudly when dist/ is missing or older than src/cli (npm test builds first). */
 export function assertBuilt(): void {
-  if (!fs.existsSync(DMCTL)) throw new Error(`${DMCTL} is missing: run npm run build (or npx tsc -p tsconfig.json)`);
+  if (!fs.existsSync(DMCTL)) throw new Error(`${DMCTL} is missing: run npm run build (or npm run build:ts)`);
   const built = fs.statSync(DMCTL).mtimeMs;
   const srcDir = path.join(ROOT, 'src', 'cli');
   for (const f of fs.readdirSync(srcDir)) {
     const js = path.join(ROOT, 'dist', 'cli', f.replace(/\.ts$/, '.js'));
     if (!fs.existsSync(js) || fs.statSync(path.join(srcDir, f)).mtimeMs > Math.max(fs.statSync(js).mtimeMs, built) + 1000)
-      throw new Error(`dist/cli is older than src/cli/${f}: rebuild with npx tsc -p tsconfig.json`);
+      throw new Error(`dist/cli is older than src/cli/${f}: rebuild with npm run build:ts`);
   }
 }
 
