@@ -13,7 +13,7 @@ import type { RawTarget } from '../native';
 import { inspect, refuseMidChange } from './describe';
 import { refusal, refused } from './errors';
 import { devKey, infoOrNone, pathOf, tableLength, tableText } from './kernel';
-import { parseDevNum, parseStatus } from '../table';
+import { devRefToString, isTargetType, parseDevNum, parseStatus, parseTable, parseTarget, toRawTargets } from '../table';
 import { Finder, rebuildPlain, settle } from './rebuild';
 import { checkLockOptions, withLocks, type LockOptions } from './lock';
 import { checkOpsName, moveName, moveUuid, oldName, oldUuid, migrationOwner } from './naming';
@@ -201,7 +201,7 @@ async function finishMigration(name: string, o: LockOptions): Promise<number> {
   return withLocks('finish-migration', [name], o, () => tx.run(async () => {
     const { d, r } = await migrating(tx, name, 'nothing to finish');
     const length = tableLength(d.table);
-    const to = await newLeg(d.migration!.mirror);
+    const to = newLeg(d.migration!.mirror);
     await tx.load('V', name, [{ start: 0n, length, type: 'linear', params: `${to} 0` }], { readOnly: d.info.flags.readOnly });
     // The copy's writes carry no flush: they may still sit in the new disk's cache (a loop device's
     // in the page cache of its file), and a reset would lose them once the record sends a reboot
@@ -235,13 +235,11 @@ async function flushDevice(dev: string): Promise<void> {
 }
 
 /** The mirror's second leg (the new disk), as major:minor, from its live table. */
-async function newLeg(mirror: string): Promise<string> {
+function newLeg(mirror: string): string {
   const t = dm.tableSync(mirror)[0];
-  const w = t?.type === 'mirror' ? t.params.split(' ') : [];
-  // core <#args> <args...> 2 <dev0> <off0> <dev1> <off1>
-  const legs = w.slice(2 + Number(w[1] ?? 0));
-  if (legs[0] !== '2' || !legs[3]) throw refusal(`${mirror} is not a two-leg mirror: ${t?.params ?? 'no table'}`, 'EINVAL');
-  return legs[3];
+  const m = t && parseTarget(t.start, t.length, t.type, t.params);
+  if (!m || !isTargetType(m, 'mirror') || m.legs.length !== 2) throw refusal(`${mirror} is not a two-leg mirror: ${t?.params ?? 'no table'}`, 'EINVAL');
+  return devRefToString(m.legs[1].device);
 }
 
 /** Cancels the migration under way: V back on its own table (from O), M and O removed. */
@@ -301,7 +299,7 @@ function mapsOnly(name: string, to: MigrationRecord['to']): boolean {
 async function rebuildOnNew(r: MigrationRecord, did: string[]): Promise<void> {
   if (!r.to.identity) throw refusal(`${r.device} was being finished onto ${r.to.path}, which has no stable identity to find it by after a reboot: make ${r.device} again as one linear target over it`, 'ENOENT');
   const to = await new Finder(did).find(r.to.identity);
-  const length = BigInt(r.table.trimEnd().split('\n').reduce((n, l) => n + Number(l.split(' ')[1]), 0));
+  const length = tableLength(toRawTargets(parseTable(r.table, { generic: true })));
   await dm.create(r.device, { ...(r.uuid ? { uuid: r.uuid } : {}) });
   await dm.loadRawTable(r.device, [{ start: 0n, length, type: 'linear', params: `${devKey(to)} 0` }], { readOnly: r.readOnly });
   await dm.resume(r.device);
