@@ -28,7 +28,7 @@ export interface First {
 }
 
 export interface LockedChildren {
-  /** The first process: runs `op` (divert, merge, discard, snapshot, snapshot-remove, rollback,
+  /** The first process: runs `op` (divert, merge, discard, snapshot, remove-snapshot, rollback,
    *  backup, migrate) and holds at its first step, or (`hold: 'copy'`, backup) once its copy has
    *  begun: the snapshot is made, its lock held, the partial image being written. */
   first(op: string, args: string[], opts?: object, hold?: 'first-step' | 'copy'): First;

@@ -8,9 +8,7 @@
 // (the snapshot made, its lock held). Prints one JSON line: { pid, ok, result | error }.
 'use strict';
 const fs = require('node:fs');
-const path = require('node:path');
-const ops = require(path.join(__dirname, '..', '..', 'dist', 'ops'));
-const { backup } = require(path.join(__dirname, '..', '..', 'dist', 'backup'));
+const { ops, runs: plain } = require('./ops-runs.cjs');
 
 let spec;
 let paused = false;
@@ -34,14 +32,8 @@ function holdInCopy() {
 }
 
 const runs = {
-  divert: (a, o) => ops.divert(a[0], o),
-  merge: (a, o) => ops.merge(a[0], o),
-  discard: (a, o) => ops.discard(a[0], o),
-  snapshot: (a, o) => ops.createSnapshot(a[0], a[1], o),
-  'snapshot-remove': (a, o) => ops.removeSnapshot(a[0], o),
-  rollback: (a, o) => ops.rollback(a[0], o),
-  backup: (a, o) => backup(a[0], spec.hold === 'copy' ? { ...o, onProgress: holdInCopy() } : o),
-  migrate: (a, o) => ops.migrate(a[0], o),
+  ...plain,
+  backup: (a, o) => plain.backup(a, spec.hold === 'copy' ? { ...o, onProgress: holdInCopy() } : o),
 };
 
 const bigints = (_k, v) => (typeof v === 'bigint' ? v.toString() : v);

@@ -196,7 +196,7 @@ describe('two live operations on one device at once', () => {
     await ops.createSnapshot(v, s, { cow: cow('r2') });
     fillPattern(dm.nodePath(v), 'newer', 4 * MiB);
     const now = deviceSum(dm.nodePath(v));
-    const [q1, q2] = await pair(first('snapshot-remove', [s]), ['snapshot', 'rollback', s, '-q'], [s, v]);
+    const [q1, q2] = await pair(first('remove-snapshot', [s]), ['snapshot', 'rollback', s, '-q'], [s, v]);
     expect(q1.ok, q1.error?.message).toBe(true);
     expect(q2.code, q2.stderr).toBe(10);
     expect(q2.stderr).toMatch(`no snapshot named ${s} (last changed by remove-snapshot of process ${q1.pid}`);
