@@ -39,7 +39,8 @@ export function registerMigrateVerbs(program: Command): void {
       const ac = new AbortController();
       const off = onInterrupt(() => {
         ac.abort();
-        process.stderr.write(`dmctl: cancelling: ${name} goes back on its old disk, every write kept (Ctrl-C again to leave it copying)\n`);
+        // Past the finish's point of no return the move completes: the last line says which happened.
+        process.stderr.write(`dmctl: cancelling: ${name} goes back on its old disk, every write kept, unless its switch to the new disk has begun (Ctrl-C again to leave it copying)\n`);
       });
       const bar = o.quiet || o.wait === false ? undefined : new Progress({ label: 'migrate' });
       let r: Ops.MigrateResult;

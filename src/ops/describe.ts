@@ -97,6 +97,14 @@ export function refuseMidChange(d: { info: dm.DeviceInfo }, name: string): void 
   if (d.info.flags.suspended || d.info.flags.inactivePresent) throw refusal(`${name} is suspended or has an inactive table`, 'EBUSY');
 }
 
+/** Refuses an operation that needs a plain device, naming an origin's snapshots (a running
+ *  backup's among them), which are what stands in the way. */
+export function refuseNotPlain(d: { state: string; snapshots?: SnapshotDescription[] }, name: string, verb: string): void {
+  if (d.state === 'plain') return;
+  const of = d.snapshots?.length ? ` of ${d.snapshots.map((s) => s.name).join(', ')}` : '';
+  throw refusal(`${name} is ${d.state}${of}, not plain: it cannot be ${verb}${of ? ' while they exist' : ''}`, 'EBUSY');
+}
+
 export async function inspect(name: string): Promise<Inspection> {
   const info = dm.infoSync(name);
   const table = liveTable(name);

@@ -3,7 +3,7 @@
 import * as dm from '../dm';
 import { flushBuffers } from '../loop';
 import { checkCowSpec, prepareCow, type CowInfo, type CowSpec } from './cow';
-import { inspect, refuseMidChange } from './describe';
+import { inspect, refuseMidChange, refuseNotPlain } from './describe';
 import { refusal } from './errors';
 import { devKey, infoOrNone, pathOf, secureTable, tableLength } from './kernel';
 import { baseName, baseOwner, baseUuid, checkOpsName } from './naming';
@@ -58,7 +58,7 @@ export async function divert(name: string, o: DivertOptions): Promise<DivertInfo
   return withLocks('divert', [name], o, () => tx.run(async () => {
     const d = await tx.step('inspect', async () => {
       const d = await inspect(name);
-      if (d.state !== 'plain') throw refusal(`${name} is ${d.state}, not plain: it cannot be diverted`, 'EBUSY');
+      refuseNotPlain(d, name, 'diverted');
       refuseMidChange(d, name);
       refuseInterrupted(name, d.state);
       return d;

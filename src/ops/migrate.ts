@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import * as dm from '../dm';
 import type { RawTarget } from '../native';
-import { inspect, refuseMidChange } from './describe';
+import { inspect, refuseMidChange, refuseNotPlain } from './describe';
 import { refusal, refused } from './errors';
 import { devKey, infoOrNone, pathOf, tableLength, tableText } from './kernel';
 import { devRefToString, isTargetType, parseDevNum, parseStatus, parseTable, parseTarget, toRawTargets } from '../table';
@@ -109,7 +109,7 @@ async function startMigration(name: string, o: MigrateOptions): Promise<{ freeze
   return withLocks('migrate', [name], o, () => tx.run(async () => {
     const { d, dest } = await tx.step('inspect', async () => {
       const d = await inspect(name);
-      if (d.state !== 'plain') throw refusal(`${name} is ${d.state}, not plain: it cannot be migrated`, 'EBUSY');
+      refuseNotPlain(d, name, 'migrated');
       refuseMidChange(d, name);
       const other = d.table.find((t) => !MOVABLE.has(t.type));
       if (other) throw refusal(`${name} has a ${other.type} target: migrate moves tables of linear or striped segments`, 'EINVAL');

@@ -4,7 +4,7 @@
 // its mirror while the kernel copies. What follows, and what these tests assert:
 //   (a) a second backup of NAME waits for the first's lock and gives up past --lock-timeout
 //       (exit 5, one line naming the first), leaving nothing of its own; the first's image is good;
-//   (b) a migration started during a backup is refused: NAME is an origin, not plain (exit 10),
+//   (b) a migration started during a backup is refused: NAME is the origin of NAME-backup (exit 10),
 //       nothing changed; the backup's image is good, and the migration works once it is done;
 //   (c) a backup started during a migration is refused: snapshots need a plain device or an
 //       origin (exit 10), leaving no snapshot, COW, image or record; (d) so is a divert; the
@@ -99,7 +99,7 @@ describe('backup and migration from two processes at once', () => {
     expect(during.table).toMatch(/ snapshot-origin /);
     const m = await dmctl(['migrate', v, '--to', dest.path]);
     expect(m.code, m.stderr).toBe(10);
-    expect(errorLineOf(m)).toMatch(`${v} is origin, not plain: it cannot be migrated`);
+    expect(errorLineOf(m)).toMatch(`${v} is origin of ${v}-backup, not plain: it cannot be migrated while they exist`);
     expect(condition(v)).toEqual(during);
     expect(migrationLeftovers(v)).toEqual([]);
     expect(readMigrationRecord(v)).toBeUndefined();
