@@ -4,7 +4,6 @@ import * as dm from '../dm';
 import { flushBuffers } from '../loop';
 import { checkCowSpec, prepareCow, type CowInfo, type CowSpec } from './cow';
 import { inspect, refuseMidChange, refuseNotPlain } from './describe';
-import { refusal } from './errors';
 import { devKey, infoOrNone, pathOf, secureTable, tableLength } from './kernel';
 import { baseName, baseOwner, baseUuid, checkOpsName } from './naming';
 import { checkObject, checkStore, type SnapshotStoreOptions } from './options';
