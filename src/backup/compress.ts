@@ -9,8 +9,10 @@ import zlib from 'node:zlib';
 export type CompressKind = 'gzip';
 
 // Level 1 (gzip -1), not gzip's default 6: a disk image is mostly zeros (any level squeezes them to
-// almost nothing) and data that is already compressed or binary, where 6 gains a few per cent for
-// about 1.5x the CPU time (and much more on text). The copy is CPU-bound once compressed, so speed wins.
+// almost nothing) and data that is binary or already compressed, where 6 gains a few per cent for
+// about 1.5x the CPU time (measured in the test guest: an ext4 image 2.24 MB at 1 and 2.14 at 6 in
+// 0.62 s and 1.08 s; 16 MiB of binaries and random data 3% smaller at 6 in 2.2 s against 1.5).
+// Compressed, the copy is CPU-bound, so speed wins.
 const GZIP_LEVEL = 1;
 // zlib's output pieces (its default is 16 KiB): fewer, larger pieces to gather into output blocks.
 const CHUNK = 256 * 1024;
