@@ -26,5 +26,5 @@ export { recover, recoverDevice } from '../ops/recover';
 export { migrate } from '../ops/migrate';
 export type { MigrateOptions, MigrateProgress, MigrateResult } from '../ops/migrate';
 export { backup, recoverBackups, CopyMismatchError } from '../backup';
-export type { BackupOptions, BackupResult, ChecksumKind, CopyProgress } from '../backup';
+export type { BackupOptions, BackupResult, ChecksumKind, CompressKind, CopyProgress } from '../backup';
 export type { RecoverOptions, RecoverReport } from '../ops/recover';

@@ -1,5 +1,5 @@
 // A consistent image of a live device as of one moment: a point-in-time snapshot (the filesystem
-// frozen while it is taken), the snapshot copied to a file (sparse) or a block device and read
+// frozen while it is taken), the snapshot copied to a file (sparse, or one gzip stream) or a block device and read
 // back, then the snapshot removed. The device is switched only at the snapshot's start and end.
 // A failure or an abort removes the snapshot and the partial file; a killed process leaves a
 // record that `dmctl recover` (recoverBackups) acts on.
@@ -11,6 +11,7 @@ import * as ops from '../ops';
 import { openDirect } from '../direct';
 import { fileNameOf, stateDir } from '../records';
 import { formatDevNum } from '../table';
+import type { CompressKind } from './compress';
 import { copyImage, type ChecksumKind, type CopyProgress } from './copy';
 import { readBackupRecord, removeBackupRecord, writeBackupRecord, type BackupRecord } from './record';
 
@@ -33,6 +34,10 @@ export interface BackupOptions extends ops.LockOptions {
   blockSize?: number;
   /** crc32 (default where Node has zlib.crc32, 20.15+) or sha256 (what `sha256sum` prints). */
   checksum?: ChecksumKind;
+  /** `'gzip'`: the file is the gzip stream of the image (what `gunzip -c` prints is the device as
+   *  of the snapshot), written from its start, no holes, read back through gunzip; the checksum is
+   *  still the image's, uncompressed. File destinations only: a block device is refused. */
+  compress?: CompressKind;
   /** Stops the copy: the snapshot and the partial file go, the device stays on its own table. */
   signal?: AbortSignal;
   /** Called as the copy and then the read-back advance (at most every 200 ms, and at each end). */
@@ -47,8 +52,9 @@ export interface BackupResult {
   /** The image's size: the device's. */
   bytes: bigint;
   bytesRead: bigint;
+  /** Bytes written to the destination (compressed: the file's size). */
   bytesWritten: bigint;
-  /** Bytes of zeros left as holes (file destinations). */
+  /** Bytes of zeros left as holes (file destinations; 0 when compressed). */
   holes: bigint;
   /** `crc32:<hex>` or `sha256:<hex>` of the image as read from the snapshot, equal to the
    *  destination's read back. */
@@ -88,6 +94,7 @@ async function plan(device: string, snap: string, o: BackupOptions): Promise<Pla
   let kind: Plan['kind'];
   let partial: string | undefined;
   if (st?.isBlockDevice()) {
+    if (o.compress) throw ops.refusal(`destination ${o.to} is a block device: a compressed image goes to a new file`, 'EINVAL');
     kind = 'device';
     await ops.checkStoreDevice(o.to, { serves: device, minBytes: size, role: 'destination' });
   } else {
@@ -113,6 +120,7 @@ function checkOptions(o: BackupOptions): void {
     throw new RangeError('blockSize must be a multiple of 4096 between 4 KiB and 64 MiB');
   }
   if (o.checksum !== undefined && o.checksum !== 'crc32' && o.checksum !== 'sha256') throw new RangeError(`checksum must be 'crc32' or 'sha256', got ${String(o.checksum)}`);
+  if (o.compress !== undefined && o.compress !== 'gzip') throw new RangeError(`compress must be 'gzip', got ${String(o.compress)}`);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError('onProgress must be a function');
   ops.checkStore({ chunkSectors: o.chunkSectors });
   ops.checkLockOptions(o);
@@ -123,7 +131,7 @@ function checkOptions(o: BackupOptions): void {
  * @param device - The device to back up (mounted and written to, if need be).
  * @returns What was copied, and the image's checksum.
  * @throws OperationError: refused before anything changed (a destination that is the device, in its
- * stack, mounted, claimed or too small; a file that exists), or failed and cleaned up.
+ * stack, mounted, claimed or too small, or given `compress`; a file that exists), or failed and cleaned up.
  */
 export async function backup(device: string, o: BackupOptions): Promise<BackupResult> {
   ops.checkOpsName(device);
@@ -178,7 +186,7 @@ async function copyOut(device: string, snap: string, p: Plan, o: BackupOptions) 
     const dstFd = track(p.kind === 'file' ? fs.openSync(dstPath, 'wx+', 0o600) : fs.openSync(dstPath, fs.constants.O_RDWR | fs.constants.O_EXCL));
     const dst = { fd: dstFd, direct: track(openDirect(dstPath, fs.constants.O_RDWR)) };
     const copy = await copyImage(src, dst, {
-      size: p.size, sparse: p.kind === 'file', blockSize: o.blockSize, checksum: o.checksum, signal: ac.signal, onProgress: o.onProgress,
+      size: p.size, sparse: p.kind === 'file', compress: o.compress, blockSize: o.blockSize, checksum: o.checksum, signal: ac.signal, onProgress: o.onProgress,
       beforeVerify: async (fd) => {
         fs.fsyncSync(fd);
         if (p.kind === 'device') await loop.flushBuffers(o.to);

@@ -1,18 +1,21 @@
 // The copy of an image from a frozen source (a snapshot) to a file or a block device: reads ahead
 // while earlier blocks are written, direct I/O where the ends allow it, zeros left as holes in a
-// file, every byte hashed, and the destination read back and hashed again once it is on disk. CRC-32 by default: zlib's runs at
+// file (or the whole image one gzip stream: compress.ts), every byte hashed, and the destination read
+// back and hashed again once it is on disk. CRC-32 by default: zlib's runs at
 // memory speed, where sha256 (offered) costs more than the copy on a CPU without SHA extensions.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { DIRECT_ALIGN, directBuffer } from '../direct';
+import { gatherer, zlibPipe, type CompressKind } from './compress';
 
 /** Progress of a copy, in bytes. */
 export interface CopyProgress {
   /** Bytes of the source read so far, and in all. */
   done: bigint;
   total: bigint;
-  /** Bytes written to the destination so far, and bytes left as holes. */
+  /** Bytes written to the destination so far (compressed bytes when compressed), and bytes left
+   *  as holes. */
   written: bigint;
   holes: bigint;
   /** 'copy' while copying, 'verify' while reading the destination back. */
@@ -22,8 +25,9 @@ export interface CopyProgress {
 /** What a copy did. */
 export interface CopyResult {
   bytesRead: bigint;
+  /** Bytes written to the destination: the compressed stream's size when compressed. */
   bytesWritten: bigint;
-  /** Bytes of zeros not written (holes of a sparse file). */
+  /** Bytes of zeros not written (holes of a sparse file; 0 when compressed). */
   holes: bigint;
   /** The image's checksum, as read and as read back: `crc32:<8 hex>` or `sha256:<hex>`. */
   checksum: string;
@@ -56,6 +60,9 @@ export interface CopyOptions {
   size: bigint;
   /** Leave blocks of zeros as holes (file destinations only: a device must get every block). */
   sparse: boolean;
+  /** Write the image as one gzip stream from the destination's start (a file; `sparse` is then
+   *  ignored), and read it back through gunzip. The checksum is still the image's, uncompressed. */
+  compress?: CompressKind;
   /** Read size (default 1 MiB). */
   blockSize?: number;
   /** Default: crc32 where Node has it (20.15+), else sha256. */
@@ -187,17 +194,79 @@ export function dataRuns(data: Buffer, holeSize: number): Array<[number, number]
   return runs;
 }
 
+/** `len` bytes of `data` from `off` written at `pos` of `to`, all of them or ENOSPC. */
+async function writeAll(to: CopyEnd, data: Buffer, off: number, len: number, pos: number): Promise<void> {
+  if ((await transfer(to, 'write', data, off, len, pos)) !== len) throw Object.assign(new Error(`the destination took no more at byte ${pos}: is it full?`), { code: 'ENOSPC' });
+}
+
+/** Where the copy puts the blocks it read: put() resolves once the block's buffer may be read into
+ *  again; end() completes the destination after the last block; abort() settles every transfer
+ *  after a failure. */
+interface Sink {
+  put(at: bigint, data: Buffer): Promise<unknown>;
+  end(): Promise<void>;
+  abort(): Promise<void>;
+}
+
+/** The image as it is, at its own offsets: zeros left as holes when sparse. */
+function plainSink(to: CopyEnd, o: CopyOptions, p: CopyProgress): Sink {
+  const holeSize = o.holeSize ?? 4096;
+  return {
+    put: (at, data) => {
+      const runs = o.sparse ? dataRuns(data, holeSize) : [[0, data.length]];
+      p.written += BigInt(runs.reduce((sum, [a, b]) => sum + b - a, 0));
+      p.holes = p.done - p.written;
+      return Promise.all(runs.map(([a, b]) => writeAll(to, data, a, b - a, Number(at) + a)));
+    },
+    end: () => (o.sparse ? new Promise<void>((resolve, reject) => fs.ftruncate(to.fd, Number(o.size), (e) => (e ? reject(e) : resolve()))) : Promise.resolve()),
+    abort: () => Promise.resolve(),
+  };
+}
+
+/** The image as one compressed stream from the destination's start, in blocks of `size` bytes
+ *  (direct where the destination allows it). */
+function compressedSink(to: CopyEnd, kind: CompressKind, size: number, p: CopyProgress): Sink {
+  const out = gatherer(directBuffer(size), async (data) => {
+    await writeAll(to, data, 0, data.length, Number(p.written));
+    p.written += BigInt(data.length);
+  });
+  const z = zlibPipe(kind, 'compress', (chunk) => out.put(chunk));
+  return {
+    put: (_at, data) => z.write(data),
+    end: async () => {
+      await z.end();
+      await out.end();
+    },
+    abort: () => z.abort(),
+  };
+}
+
+/** Reads the file `from` back, whatever its size, through the decompressor into `seen`; resolves
+ *  with why it does not decompress (undefined: it does). */
+async function decompressBack(from: CopyEnd, kind: CompressKind, bufs: Buffer[], signal: AbortSignal | undefined, seen: (data: Buffer) => void): Promise<string | undefined> {
+  const z = zlibPipe(kind, 'decompress', seen);
+  try {
+    await eachBlock(from, BigInt(fs.fstatSync(from.fd).size), bufs, signal, (_at, data) => z.write(data));
+    await z.end();
+  } catch (e) {
+    await z.abort();
+    if (!String((e as { code?: unknown }).code).startsWith('Z_')) throw e;
+    return `${kind} data that does not decompress (${(e as Error).message})`;
+  }
+  return undefined;
+}
+
 /**
  * Copies `o.size` bytes from `src` to `dst`, then reads `dst` back and checks it hashes as what was
  * read. Throws CopyMismatchError when it does not, AbortError when the signal aborts; a file
- * destination is sized to `o.size` (holes at its end included). The ends are descriptors, or
- * CopyEnd with a direct descriptor: then the data bypasses the page cache and the read-back reads
- * the medium.
+ * destination is sized to `o.size` (holes at its end included), or holds the compressed stream. The
+ * ends are descriptors, or CopyEnd with a direct descriptor: then the data bypasses the page cache
+ * and the read-back reads the medium.
  */
 export async function copyImage(src: number | CopyEnd, dst: number | CopyEnd, o: CopyOptions): Promise<CopyResult> {
   const [from, to] = [src, dst].map((e): CopyEnd => (typeof e === 'number' ? { fd: e } : { ...e }));
-  const holeSize = o.holeSize ?? 4096;
-  const bufs = Array.from({ length: DEPTH }, () => directBuffer(o.blockSize ?? 1024 * 1024));
+  const blockSize = o.blockSize ?? 1024 * 1024;
+  const bufs = Array.from({ length: DEPTH }, () => directBuffer(blockSize));
   const every = o.progressEveryMs ?? 200;
   const p: CopyProgress = { done: 0n, total: o.size, written: 0n, holes: 0n, phase: 'copy' };
   let last = 0;
@@ -209,21 +278,20 @@ export async function copyImage(src: number | CopyEnd, dst: number | CopyEnd, o:
   };
   const kind = o.checksum ?? defaultChecksum();
   const hash = hasher(kind);
-  await eachBlock(from, o.size, bufs, o.signal, (at, data) => {
-    hash.update(data);
-    const runs = o.sparse ? dataRuns(data, holeSize) : [[0, data.length]];
-    const writes = runs.map(([a, b]) => {
-      p.written += BigInt(b - a);
-      return transfer(to, 'write', data, a, b - a, Number(at) + a);
+  const sink = o.compress ? compressedSink(to, o.compress, blockSize, p) : plainSink(to, o, p);
+  try {
+    await eachBlock(from, o.size, bufs, o.signal, (at, data) => {
+      hash.update(data);
+      p.done += BigInt(data.length);
+      const put = sink.put(at, data);
+      report();
+      return put;
     });
-    p.done += BigInt(data.length);
-    p.holes = p.done - p.written;
-    report();
-    return Promise.all(writes).then((n) => {
-      if (n.some((k, i) => k !== runs[i][1] - runs[i][0])) throw Object.assign(new Error(`the destination took no more at byte ${at}: is it full?`), { code: 'ENOSPC' });
-    });
-  });
-  if (o.sparse) await new Promise<void>((resolve, reject) => fs.ftruncate(to.fd, Number(o.size), (e) => (e ? reject(e) : resolve())));
+    await sink.end();
+  } catch (e) {
+    await sink.abort();
+    throw e;
+  }
   const checksum = hash.digest();
   report(true);
   abortIf(o.signal);
@@ -232,14 +300,14 @@ export async function copyImage(src: number | CopyEnd, dst: number | CopyEnd, o:
   p.done = 0n;
   report(true);
   const back = hasher(kind);
-  await eachBlock(to, o.size, bufs, o.signal, (_at, data) => {
+  const seen = (data: Buffer): void => {
     back.update(data);
     p.done += BigInt(data.length);
     report();
-    return undefined;
-  });
+  };
+  const unreadable = o.compress ? await decompressBack(to, o.compress, bufs, o.signal, seen) : await eachBlock(to, o.size, bufs, o.signal, (_at, data) => void seen(data));
   report(true);
-  const readBack = back.digest();
+  const readBack = unreadable ?? (p.done === o.size ? back.digest() : `${back.digest()} of ${p.done} bytes`);
   if (readBack !== checksum) throw new CopyMismatchError(checksum, readBack);
   return { bytesRead: o.size, bytesWritten: p.written, holes: p.holes, checksum };
 }

@@ -1,14 +1,16 @@
 // dmctl backup and dmctl migrate as a user runs them, on the real kernel. backup --json prints one
 // document whose bytes, holes, duration and checksum agree with the image on disk (CRC-32 as
 // zlib.crc32 computes it, sha256 as sha256sum prints it); a refused destination exits with the
-// documented code and one line, changing nothing. migrate --no-wait returns while the kernel
+// documented code and one line, changing nothing; --compress gzip writes a gzip stream that
+// decompresses to a clean image, checksummed uncompressed. migrate --no-wait returns while the kernel
 // copies, `dmctl migrate NAME` follows and finishes it (one linear over the new disk), --abort and
 // Ctrl-C while following put NAME back on its old disk, saying so in one line (Ctrl-C: exit 130).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { backup } from '../../src/backup';
 import * as dm from '../../src/dm';
 import * as ops from '../../src/ops';
 import { nothingLeft } from '../helpers/backup';
@@ -19,7 +21,7 @@ import { beforeCleanup, useStateDir } from '../helpers/recover';
 import { assertBuilt, dmctl, dmctlBackground, errorLineOf, ok, okJson, untilOutput } from './cli-helpers';
 
 useStateDir();
-const { mounts, ext4WithData, twoSegmentDevice, slowDisk } = useTestDevices({ beforeCleanup });
+const { loop, mounts, ext4WithData, twoSegmentDevice, slowDisk } = useTestDevices({ beforeCleanup });
 beforeAll(assertBuilt);
 
 const crc32 = (file: string): string => `crc32:${zlib.crc32(fs.readFileSync(file)).toString(16).padStart(8, '0')}`;
@@ -72,6 +74,38 @@ describe('dmctl backup', () => {
       await nothingLeft(v, to, was);
     }
     expect(fs.readFileSync(existing, 'utf8')).toBe('keep me');
+  }, 300_000);
+
+  it('--compress gzip: FILE is a gzip stream of a clean image of the mounted ext4 holding its data, the checksum the uncompressed image\'s; a block device with --compress is refused (exit 2, one line), changing nothing', async () => {
+    const { name: v } = await twoSegmentDevice('b3', 32);
+    const { data } = ext4WithData(v); // stays mounted
+    const was = condition(v);
+    const img = path.join(testDir(), 'b3.img.gz');
+    const j = await okJson(['backup', v, '--to', img, '--compress', 'gzip', '-q']);
+    expect(j).toEqual({
+      device: v, to: img, kind: 'file', bytes: 32 * MiB, bytesRead: 32 * MiB, bytesWritten: fs.statSync(img).size, holes: 0,
+      checksum: expect.stringMatching(/^crc32:[0-9a-f]{8}$/), durationMs: expect.any(Number), snapshot: `${v}-backup`, cowGrown: 0,
+    });
+    expect(j.bytesWritten).toBeGreaterThan(2 * MiB); // the random data.bin does not shrink
+    expect(j.bytesWritten).toBeLessThan(3 * MiB); // the zeros and ext4's metadata do
+    expect(spawnSync('gzip', ['-t', img]).status).toBe(0);
+    const raw = path.join(testDir(), 'b3.img');
+    execFileSync('sh', ['-c', 'gunzip -c "$1" > "$2"', 'sh', img, raw]);
+    expect(fs.statSync(raw).size).toBe(32 * MiB);
+    expect(crc32(raw)).toBe(j.checksum);
+    expect(fsck(raw).status).toBe(0);
+    expect(debugfsCat(raw, '/data.bin').equals(data)).toBe(true);
+    await nothingLeft(v, img, was);
+
+    const dest = await loop(32 * MiB);
+    const r = await dmctl(['--json', 'backup', v, '--to', dest.path, '--compress', 'gzip']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(errorLineOf(r)).toBe(`dmctl: --compress needs a file: --to ${dest.path} is a block device`);
+    expect(r.stdout).toBe('');
+    await nothingLeft(v, dest.path, was);
+    // The library refuses it too, at its check.
+    await expect(backup(v, { to: dest.path, compress: 'gzip' })).rejects.toMatchObject({ step: 'check', state: { asBefore: true }, cause: { message: `destination ${dest.path} is a block device: a compressed image goes to a new file` } });
+    await nothingLeft(v, dest.path, was);
   }, 300_000);
 });
 
