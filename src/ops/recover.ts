@@ -3,9 +3,8 @@
 // switch, undo what did not), and removes what devmapper left of its own with no record (bases no
 // device uses). Running it again changes nothing.
 import fs from 'node:fs';
-import path from 'node:path';
 import * as dm from '../dm';
-import { locate, readJson, recordFiles, stateDir, strayTemporaries } from '../records';
+import { locate, readJson, recordFiles, strayTemporaries } from '../records';
 import type { RawTarget } from '../native';
 import { refusal } from './errors';
 import { devKey, infoOrNone, liveTable, mountsOf, secureTable, tableLength } from './kernel';
@@ -42,10 +41,7 @@ export interface RecoverReport {
 /** Recovers every recorded device, then removes bases of ours that nothing uses and no record names. */
 export async function recover(o: RecoverOptions = {}): Promise<RecoverReport[]> {
   const out: RecoverReport[] = [];
-  // Migrations and backups keep their records in folders of their own, with the same writes.
-  for (const dir of [stateDir(), path.join(stateDir(), 'migrations'), path.join(stateDir(), 'backups')]) {
-    for (const f of strayTemporaries(dir)) fs.rmSync(f, { force: true });
-  }
+  for (const f of strayTemporaries()) fs.rmSync(f, { force: true });
   const recorded = new Set<string>();
   for (const file of recordFiles()) {
     const name = (readJson(file) as { device?: unknown } | undefined)?.device;

@@ -105,11 +105,16 @@ export function recordFiles(dir = stateDir()): string[] {
   return names.filter((n) => n.endsWith(SUFFIX) && !n.startsWith('.')).sort().map((n) => path.join(dir, n));
 }
 
-/** Temporary files an interrupted write left behind (recover deletes them). */
+/** Temporary files an interrupted write left behind (recover deletes them), in `dir` and in the
+ *  folders of records of their own under it (migrations, backups). */
 export function strayTemporaries(dir = stateDir()): string[] {
+  let entries: fs.Dirent[];
   try {
-    return fs.readdirSync(dir).filter((n) => n.startsWith('.') && n.endsWith('.tmp')).map((n) => path.join(dir, n));
+    entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
     return [];
   }
+  const here = entries.filter((e) => e.isFile() && e.name.startsWith('.') && e.name.endsWith('.tmp')).map((e) => path.join(dir, e.name));
+  const below = entries.filter((e) => e.isDirectory()).flatMap((e) => strayTemporaries(path.join(dir, e.name)));
+  return [...here, ...below];
 }

@@ -24,6 +24,10 @@ describe('record files', () => {
     fs.writeFileSync(path.join(dir, '.vol.json.1.abcd.tmp'), '{"a":');
     expect(recordFiles(dir)).toEqual([f]);
     expect(strayTemporaries(dir)).toEqual([path.join(dir, '.vol.json.1.abcd.tmp')]);
+    fs.mkdirSync(path.join(dir, 'migrations'));
+    fs.writeFileSync(path.join(dir, 'migrations', '.v.json.2.ef01.tmp'), '');
+    expect(strayTemporaries(dir)).toEqual([path.join(dir, '.vol.json.1.abcd.tmp'), path.join(dir, 'migrations', '.v.json.2.ef01.tmp')]);
+    fs.rmSync(path.join(dir, 'migrations'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'bad.json'), '{"a":');
     expect(() => readJson(path.join(dir, 'bad.json'))).toThrow(RecordError);
     expect(() => readJson(path.join(dir, 'bad.json'))).toThrow(/^record .*bad\.json: not JSON/);
